@@ -1,0 +1,9 @@
+#include "qdit/cli/commands.h"
+#include "qdit/core/error.h"
+
+namespace qdit::cli {
+
+// Placeholder until the subcommand lands: says so plainly instead of pretending.
+int cmd_synth(const Args&) { fail_usage("'qdit synth' is not implemented yet"); }
+
+}  // namespace qdit::cli

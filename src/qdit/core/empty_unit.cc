@@ -1,0 +1,1 @@
+// Gives every library at least one translation unit (CMake refuses empty static libraries).

@@ -1,0 +1,58 @@
+// The device-neutral operations of the Wan DiT forward. Model code calls only these; each dispatches on the
+// device of its tensors to ops/cpu/<op>.cpp or ops/cuda/<op>.cu. All activations are row-major [tokens, features].
+//
+// Numerics contract (see docs/numerics.md):
+//  - Precision::FP32: fp32 everywhere, fp32 GEMMs for float layers, exact integer arithmetic for quantized ones.
+//  - Precision::BF16: GEMM and attention inputs rounded to bf16 (fp32 accumulation); residual stream,
+//    statistics, modulation stay fp32. Quantized layers keep their exact integer arithmetic.
+#pragma once
+#include <cstdint>
+
+#include "qdit/core/tensor.h"
+#include "qdit/quant/linear.h"
+
+namespace qdit::ops {
+
+enum class Precision : uint8_t { FP32, BF16 };
+
+// Per-token-group modulation vectors: `shift`/`scale` are F32 [G, D]; token t uses row t / (T / G).
+// G = 1 for one timestep, G = frames for per-frame timesteps (Wan2.2 TI2V), G = T for per-token.
+struct Modulation {
+  Tensor shift;
+  Tensor scale;
+};
+
+// y[T,N] = the layer applied to x[T,K] (F32), per its scheme (activation quantization included):
+//   Float:        x W^T + b                (BF16 precision: x and W rounded to bf16)
+//   W8A8:         (acc + quant_bias) * deq_scale, x_q = sat8(rne(x / s_x + o_x))
+//   W8A8_DYNAMIC, W4A4_DYNAMIC, W4A8_DYNAMIC: acc * s_w[n] * s_t + b, s_t = max(max|x_t| / qmax, FLT_EPSILON)
+//   W8A16:        x ((W_q - z) * s)^T + b
+// y must be preallocated F32 [T,N].
+void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p);
+
+// out[t,:] = LN(x[t,:]) * (1 + scale) + shift, LN without affine, eps; (scale/shift from `mod`, may be undefined
+// tensors for a plain LN). If weight/bias are defined (F32 [D]) the affine LN is applied instead of modulation.
+void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+               Tensor& out);
+
+// In place: x[t,:] = x[t,:] / sqrt(mean(x[t,:]^2) + eps) * w, mean over the full row (all heads).
+void rmsnorm(Tensor& x, const Tensor& w, float eps);
+
+// In place rotary embedding on x viewed as [T, heads, head_dim] with interleaved pairs (2p, 2p+1).
+// cos/sin are F32 [T, head_dim/2] tables (built once per grid by wan code in float64, cast to fp32).
+void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
+
+// out[Lq, H*hd] = softmax(q k^T * scale) v per head; q [Lq, H*hd], k/v [Lk, H*hd]. Never materialises Lq x Lk.
+// BF16 precision rounds q, k, v to bf16 (fp32 softmax and accumulation).
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+               Precision p);
+
+// In place activations.
+void gelu_tanh(Tensor& x);
+void gelu_erf(Tensor& x);
+void silu(Tensor& x);
+
+// x[t,:] += y[t,:] * gate (gate: F32 [G, D] per token group as in Modulation; undefined gate means 1).
+void residual_add(Tensor& x, const Tensor& y, const Tensor& gate);
+
+}  // namespace qdit::ops
