@@ -1,0 +1,26 @@
+// The CUDA side of every op of ops.h, same signatures, called by the dispatchers ops/<op>.cpp under
+// QDIT_WITH_CUDA when the tensors live on Device::CUDA. Kernels live in ops/cuda/*.cu.
+#pragma once
+#include "qdit/ops/ops.h"
+
+namespace qdit::ops::cuda {
+
+Tensor empty(Shape shape, DType dtype);  // device memory from the arena (see ops/cuda/arena.h)
+void copy(const Tensor& src, Tensor& dst);  // any of host->device, device->host, device->device
+
+void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p);
+void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+               Tensor& out);
+void rmsnorm(Tensor& x, const Tensor& w, float eps);
+void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+               Precision p);
+void gelu_tanh(Tensor& x);
+void gelu_erf(Tensor& x);
+void silu(Tensor& x);
+void residual_add(Tensor& x, const Tensor& y, const Tensor& gate);
+
+// True when a CUDA device can be used by this process (driver present, at least one device). Never throws.
+bool device_available();
+
+}  // namespace qdit::ops::cuda
