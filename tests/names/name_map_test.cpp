@@ -168,3 +168,33 @@ TEST(NameMap, CopiesMapLikeTheOriginal) {
 
 }  // namespace
 }  // namespace qdit
+
+#include "names/plain_engine.h"
+
+namespace qdit {
+namespace {
+
+TEST(NameMap, AgreesWithThePlainEngineOnTrickyRuleSets) {
+  const std::vector<std::vector<NameRule>> sets = {
+      {{R"(^a\.(.*)$)", R"(b.\1)"}, {R"(^b\.(.*)$)", R"(a.\1)"}, {R"(^a\.(.*)$)", R"(c.\1)"}},
+      {{R"(^k\.(v?)(.*)$)", R"(k.\2)"}, {R"(^k\.(.*)$)", R"(k.vv\1)"}},
+      {{R"(a)", "b"}, {R"(^b(.*)$)", R"(\1)"}, {R"(^x(.*)$)", R"(xx\1)"}},
+      {{R"(^a\.(.*)$)", R"(b.\1)", 0, 2}, {R"(^b\.(.*)$)", R"(c.\1)", 1, 2}, {R"(^c\.(.*)$)", ""}},
+      {{R"(^(.*)$)", R"(p.\1)"}, {R"(^p\.p\.(.*)$)", R"(\1)"}, {R"(^$)", "empty"}},
+  };
+  const std::vector<std::string> names = {"a.x", "b.x", "c.x", "k.abc", "k.vvx", "a.a.xa", "x.a", "xyz", "",
+                                          "p.p.q", "b", "a"};
+  for (const auto& rules : sets) {
+    NameMap fast(rules);
+    for (const std::string& n : names) {
+      const MappedName want = testing::plain_map(rules, n), got = fast.map(n);
+      EXPECT_EQ(got.name, want.name) << "'" << n << "' with " << rules.size() << " rules";
+      EXPECT_EQ(got.dropped, want.dropped) << n;
+      EXPECT_EQ(got.merge_index, want.merge_index) << n;
+      EXPECT_EQ(got.num_merged, want.num_merged) << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qdit

@@ -1,8 +1,9 @@
 #include "qdit/names/name_map.h"
 
 #include <re2/re2.h>
+#include <re2/set.h>
 
-#include <unordered_set>
+#include <algorithm>
 
 #include "qdit/core/error.h"
 
@@ -10,6 +11,26 @@ namespace qdit {
 
 struct NameMap::Compiled {
   std::vector<std::unique_ptr<RE2>> patterns;
+  // All patterns in one automaton: one pass over a name tells which rules match at its start, instead of
+  // one pass per rule (a 14B checkpoint has thousands of names and the lists have ~30 rules). Null when RE2
+  // cannot build it; matching then asks each pattern in turn, with the same result.
+  std::unique_ptr<RE2::Set> set;
+
+  // Indices of the rules whose pattern matches at the start of `name`, ascending.
+  void matching_rules(const std::string& name, std::vector<int>& out) const {
+    out.clear();
+    if (set) {
+      RE2::Set::ErrorInfo info{RE2::Set::kNoError};
+      if (set->Match(name, &out, &info) || info.kind == RE2::Set::kNoError) {
+        std::sort(out.begin(), out.end());
+        return;
+      }
+      out.clear();  // the automaton ran out of memory for this name: ask each pattern
+    }
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      if (patterns[i]->Match(name, 0, name.size(), RE2::ANCHOR_START, nullptr, 0)) out.push_back(int(i));
+    }
+  }
 };
 
 namespace {
@@ -46,6 +67,10 @@ NameMap::NameMap(std::vector<NameRule> rules) : rules_(std::move(rules)) {
     check_triple(i, r);
     compiled->patterns.push_back(std::move(re));
   }
+  auto set = std::make_unique<RE2::Set>(options, RE2::ANCHOR_START);
+  bool set_ok = true;
+  for (size_t i = 0; i < rules_.size() && set_ok; ++i) set_ok = set->Add(rules_[i].pattern, nullptr) == int(i);
+  if (set_ok && !rules_.empty() && set->Compile()) compiled->set = std::move(set);
   compiled_ = std::move(compiled);
 }
 
@@ -62,18 +87,18 @@ MappedName NameMap::map(const std::string& name) const {
 
   const auto& patterns = compiled_->patterns;
   std::vector<bool> fired(rules_.size(), false);
-  std::unordered_set<std::string> seen{name};
+  std::vector<std::string> seen{name};  // a handful at most: one per fired rule
+  std::vector<int> candidates;
   const size_t limit = round_limit(rules_.size());
   for (size_t round = 0; round < limit; ++round) {
+    // "Matches" is judged at the start of the name only (Python's re.match); the substitution then
+    // replaces every non-overlapping match anywhere (re.sub), which RE2::GlobalReplace reproduces.
+    compiled_->matching_rules(out.name, candidates);
     bool changed = false;
-    for (size_t i = 0; i < rules_.size(); ++i) {
+    for (int i : candidates) {
       if (fired[i]) continue;
-      const RE2& re = *patterns[i];
-      // "Matches" is judged at the start of the name only (Python's re.match); the substitution then
-      // replaces every non-overlapping match anywhere (re.sub), which RE2::GlobalReplace reproduces.
-      if (!re.Match(out.name, 0, out.name.size(), RE2::ANCHOR_START, nullptr, 0)) continue;
       std::string next = out.name;
-      RE2::GlobalReplace(&next, re, rules_[i].replacement);
+      RE2::GlobalReplace(&next, *patterns[i], rules_[i].replacement);
       if (next == out.name) continue;
       fired[i] = true;
       if (rules_[i].num_merged > 0) {
@@ -85,7 +110,8 @@ MappedName NameMap::map(const std::string& name) const {
       break;
     }
     if (!changed) break;
-    if (!seen.insert(out.name).second) break;  // cycle guard: this name was already visited
+    if (std::find(seen.begin(), seen.end(), out.name) != seen.end()) break;  // cycle guard
+    seen.push_back(out.name);
   }
   out.dropped = out.name.empty();
   return out;
