@@ -224,3 +224,44 @@ TEST(WanRules, ToCanonicalUsesTheNamespace) {
 
 }  // namespace
 }  // namespace qdit::wan
+
+#include "names/plain_engine.h"
+
+namespace qdit::wan {
+namespace {
+
+TEST(WanRules, FastEngineAgreesWithThePlainOneOnEveryListAndName) {
+  // Names from every namespace, including ones no rule expects, run through every list.
+  std::vector<std::string> names = {"blocks.0.norm2.weight", "blocks.0.norm3.weight", "junk", "", "blocks.x.q",
+                                    "blocks.1.attn2.norm_added_q.weight", "blocks.0.self_attn.qkv.weight@1",
+                                    "blocks.0.self_attn.qkv.weight@7", "head.modulation", "scale_shift_table"};
+  for (const Row& r : kNativeToDiffusers) {
+    for (const char* s : kSuffixes) {
+      names.push_back(std::string(r.from) + "." + s);
+      names.push_back(std::string(r.to) + "." + s);
+    }
+  }
+  for (const RuntimeRow& r : kDiffusersToRuntime) {
+    for (const char* s : kSuffixes) {
+      names.push_back(std::string(r.runtime) + "." + s);
+      names.push_back(shard_tagged(std::string(r.runtime) + "." + s, r.merge_index));
+    }
+  }
+  const std::pair<const std::vector<NameRule>*, const NameMap*> lists[] = {
+      {&native_to_diffusers_rules(), &wan_native_to_diffusers()},
+      {&diffusers_to_native_rules(), &wan_diffusers_to_native()},
+      {&diffusers_to_runtime_rules(), &wan_diffusers_to_runtime()},
+      {&runtime_to_diffusers_rules(), &wan_runtime_to_diffusers()}};
+  for (const auto& [rules, map] : lists) {
+    for (const std::string& n : names) {
+      const MappedName want = qdit::testing::plain_map(*rules, n), got = map->map(n);
+      EXPECT_EQ(got.name, want.name) << n;
+      EXPECT_EQ(got.dropped, want.dropped) << n;
+      EXPECT_EQ(got.merge_index, want.merge_index) << n;
+      EXPECT_EQ(got.num_merged, want.num_merged) << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qdit::wan
