@@ -263,8 +263,11 @@ void Planner::resolve_scheme(LinearPlan& lp) {
       s.checkpoint = parent_of(w->name);
       s.weight_shape = w->stored.info->shape;
       s.weight_dtype = w->stored.info->dtype;
+    } else if (plan_.checkpoint_namespace == "native") {
+      // No weight to read the spelling from: name it as a native file would.
+      s.checkpoint = parent_of(wan::wan_diffusers_to_native().map(weight).name);
     } else {
-      s.checkpoint = s.canonical;  // best available spelling for messages
+      s.checkpoint = s.canonical;
     }
     if (!plan_.description) {
       s.type_string = "FLOAT";
