@@ -1,0 +1,128 @@
+#include "qdit/ops/cuda/arena.h"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/validate.h"
+#include "qdit/ops/cuda/runtime.h"
+
+namespace qdit::ops::cuda {
+
+namespace {
+
+constexpr size_t kAlign = 256;
+// Why 256 MiB: small enough for unit tests on a shared card, large enough that a model grows it a few times only.
+constexpr size_t kMinChunk = size_t(256) << 20;
+
+struct Chunk {
+  char* base;
+  size_t size;
+};
+
+struct Arena {
+  std::mutex mu;
+  std::vector<Chunk> chunks;
+  size_t cur_chunk = 0;   // index of the chunk the next allocation tries first
+  size_t cur_offset = 0;  // bytes used in that chunk
+  size_t in_use = 0;
+  size_t peak = 0;
+  size_t reserved = 0;
+  size_t fixed = 0;
+  int64_t mallocs = 0;
+
+  // Finds room for `bytes` at or after the current position; appends a chunk when none of the existing ones
+  // ahead is big enough. Chunks skipped over keep their bytes unused until a release moves back before them.
+  void* take(size_t bytes) {
+    bytes = (bytes + kAlign - 1) / kAlign * kAlign;
+    if (bytes == 0) bytes = kAlign;
+    while (cur_chunk < chunks.size()) {
+      Chunk& c = chunks[cur_chunk];
+      if (cur_offset + bytes <= c.size) {
+        void* p = c.base + cur_offset;
+        cur_offset += bytes;
+        in_use += bytes;
+        peak = std::max(peak, in_use);
+        return p;
+      }
+      ++cur_chunk;
+      cur_offset = 0;
+    }
+    size_t size = std::max(bytes, std::max(kMinChunk, reserved / 2));
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, size);
+    if (e != cudaSuccess && size > bytes) {
+      cudaGetLastError();
+      size = bytes;  // the geometric growth did not fit; the exact request still may
+      e = cudaMalloc(&p, size);
+    }
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      fail_internal("CUDA arena: out of device memory",
+                    err_ctx(std::to_string(bytes) + " bytes", std::to_string(free_b) + " bytes free of " + std::to_string(total_b) + " (arena holds " +
+                              std::to_string(reserved) + ")"));
+    }
+    ++mallocs;
+    reserved += size;
+    chunks.push_back({static_cast<char*>(p), size});
+    cur_chunk = chunks.size() - 1;
+    cur_offset = bytes;
+    in_use += bytes;
+    peak = std::max(peak, in_use);
+    return p;
+  }
+};
+
+Arena& arena() {
+  static Arena a;
+  return a;
+}
+
+}  // namespace
+
+void* arena_alloc(size_t bytes) {
+  stream();  // initialises the device before the first cudaMalloc
+  Arena& a = arena();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return a.take(bytes);
+}
+
+ArenaMark arena_mark() {
+  Arena& a = arena();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return {a.cur_chunk, a.cur_offset, a.in_use};
+}
+
+void arena_release(const ArenaMark& m) {
+  Arena& a = arena();
+  std::lock_guard<std::mutex> lock(a.mu);
+  QDIT_CHECK(m.chunk < a.cur_chunk || (m.chunk == a.cur_chunk && m.offset <= a.cur_offset),
+             "CUDA arena: release to a mark above the current position (scopes closed out of order)");
+  a.cur_chunk = m.chunk;
+  a.cur_offset = m.offset;
+  a.in_use = m.in_use;
+}
+
+void arena_reserve(size_t bytes) {
+  ArenaMark m = arena_mark();
+  arena_alloc(bytes);
+  arena_release(m);
+}
+
+ArenaStats arena_stats() {
+  Arena& a = arena();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return {a.reserved, a.in_use, a.peak, a.fixed, a.mallocs};
+}
+
+void note_device_malloc(size_t bytes) {
+  Arena& a = arena();
+  std::lock_guard<std::mutex> lock(a.mu);
+  ++a.mallocs;
+  a.fixed += bytes;
+}
+
+}  // namespace qdit::ops::cuda

@@ -1,0 +1,164 @@
+// ops::linear on the GPU: one path per scheme, all ending in either the cuBLASLt float GEMM or the int8
+// tensor-core GEMM with its fused dequantizing epilogue. Temporaries (quantized activations, converted weights)
+// come from the arena and are released when the call returns; later work on the stream may reuse those bytes
+// only after this call's kernels, because everything runs on one stream.
+#include <cuda_bf16.h>
+
+#include "qdit/ops/cuda/arena.h"
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/cuda/validate.h"
+
+namespace qdit::ops::cuda {
+
+namespace {
+
+__global__ void dequant_w8a16_kernel(const int8_t* __restrict__ wq, const float* __restrict__ s,
+                                     const float* __restrict__ z, int64_t k, int64_t total, float* out32,
+                                     __nv_bfloat16* out16) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t n = i / k;
+    float v = static_cast<float>(wq[i]);
+    if (z) v = __fsub_rn(v, z[n]);
+    v = __fmul_rn(v, s[n]);
+    if (out32)
+      out32[i] = v;
+    else
+      out16[i] = __float2bfloat16_rn(v);
+  }
+}
+
+void require_vector(const Tensor& t, int64_t n, DType d, const char* arg, SchemeId scheme) {
+  const char* op = "linear (CUDA)";
+  if (!t.defined())
+    fail_internal(std::string(op) + ": layer of scheme " + scheme_label(scheme) + " lacks '" + arg + "'",
+                  err_ctx(std::string(dtype_name(d)) + " [" + std::to_string(n) + "]", "undefined", scheme_label(scheme)));
+  require_device(t, op, arg);
+  require_dtype(t, d, op, arg);
+  require_shape(t, {n}, op, arg);
+}
+
+// The weight of a Float layer in the dtype the GEMM of precision `p` consumes, converted into scratch if needed.
+Tensor gemm_weight(const Tensor& w, DType want) {
+  if (w.dtype() == want) return w;
+  Tensor c = empty(w.shape(), want);
+  convert(w, c);
+  return c;
+}
+
+void float_linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Precision p) {
+  if (p == Precision::FP32) {
+    gemm_lt(x, gemm_weight(w, DType::F32), bias, y);
+  } else {
+    Tensor xb = empty(x.shape(), DType::BF16);
+    convert(x, xb);
+    gemm_lt(xb, gemm_weight(w, DType::BF16), bias, y);
+  }
+}
+
+}  // namespace
+
+void dequantize_w8a16(const QuantLinear& w, Tensor& out) {
+  int64_t n = w.out_features, k = w.in_features;
+  require_vector(w.weight_scale, n, DType::F32, "weight_scale", w.scheme);
+  if (w.weight_offset.defined()) require_vector(w.weight_offset, n, DType::F32, "weight_offset", w.scheme);
+  require_shape(out, {n, k}, "dequantize_w8a16 (CUDA)", "out");
+  if (out.dtype() != DType::F32 && out.dtype() != DType::BF16)
+    fail_internal("dequantize_w8a16 (CUDA): output must be F32 or BF16",
+                  err_ctx("", std::string(dtype_name(out.dtype()))));
+  int64_t total = n * k;
+  if (total == 0) return;
+  dequant_w8a16_kernel<<<blocks_for(total, 256), 256, 0, stream()>>>(
+      w.weight.data<int8_t>(), w.weight_scale.data<float>(),
+      w.weight_offset.defined() ? w.weight_offset.data<float>() : nullptr, k, total,
+      out.dtype() == DType::F32 ? out.data<float>() : nullptr,
+      out.dtype() == DType::BF16 ? static_cast<__nv_bfloat16*>(out.raw()) : nullptr);
+  QDIT_CUDA_LAUNCH_CHECK("dequant_w8a16_kernel");
+}
+
+void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
+  const char* op = "linear (CUDA)";
+  require_device(x, op, "x");
+  require_dtype(x, DType::F32, op, "x");
+  require_2d(x, op, "x");
+  int64_t t = x.dim(0), k = w.in_features, n = w.out_features;
+  if (x.dim(1) != k)
+    fail_internal("linear (CUDA): input width does not match the layer",
+                  err_ctx(std::to_string(k) + " features", shape_str(x.shape()), scheme_label(w.scheme)));
+  require_f32(y, {t, n}, op, "y");
+  require_device(w.weight, op, "weight");
+  require_shape(w.weight, {n, k}, op, "weight");
+  if (w.bias.defined()) require_vector(w.bias, n, DType::F32, "bias", w.scheme);
+
+  ArenaScope scratch;
+  switch (w.scheme) {
+    case SchemeId::Float: {
+      DType wd = w.weight.dtype();
+      if (wd != DType::F32 && wd != DType::BF16 && wd != DType::F16)
+        fail_internal("linear (CUDA): Float layer weight dtype",
+                      err_ctx("F32, BF16 or F16", std::string(dtype_name(wd)), "FLOAT"));
+      float_linear(x, w.weight, w.bias, y, p);
+      return;
+    }
+    case SchemeId::W8A16: {
+      require_dtype(w.weight, DType::I8, op, "weight");
+      Tensor deq = empty({n, k}, p == Precision::FP32 ? DType::F32 : DType::BF16);
+      dequantize_w8a16(w, deq);
+      if (p == Precision::FP32) {
+        gemm_lt(x, deq, w.bias, y);
+      } else {
+        Tensor xb = empty(x.shape(), DType::BF16);
+        convert(x, xb);
+        gemm_lt(xb, deq, w.bias, y);
+      }
+      return;
+    }
+    case SchemeId::W8A8: {
+      require_dtype(w.weight, DType::I8, op, "weight");
+      require_vector(w.deq_scale, n, DType::F32, "deq_scale", w.scheme);
+      require_vector(w.quant_bias, n, DType::I32, "quant_bias", w.scheme);
+      if (w.bias.defined())
+        fail_internal("linear (CUDA): static W8A8 layer carries a float bias; it is folded into quant_bias",
+                      err_ctx("bias undefined", "bias defined", "W8A8"));
+      Tensor xq = empty(x.shape(), DType::I8);
+      quantize_static(x, w.input_scale, w.input_offset, xq);
+      Int8Gemm g;
+      g.a = xq.data<int8_t>();
+      g.b = w.weight.data<int8_t>();
+      g.m = t;
+      g.n = n;
+      g.k = k;
+      g.out = y.raw();
+      g.col_scale = w.deq_scale.data<float>();
+      g.col_offset = w.quant_bias.data<int32_t>();
+      int8_gemm(g, Int8Epilogue::Static);
+      return;
+    }
+    case SchemeId::W8A8Dynamic:
+    case SchemeId::W4A4Dynamic:
+    case SchemeId::W4A8Dynamic: {
+      require_dtype(w.weight, DType::I8, op, "weight");
+      require_vector(w.weight_scale, n, DType::F32, "weight_scale", w.scheme);
+      Tensor xq = empty(x.shape(), DType::I8);
+      Tensor st = empty({t}, DType::F32);
+      quantize_per_token(x, w.act_qmin(), w.act_qmax(), xq, st);
+      Int8Gemm g;
+      g.a = xq.data<int8_t>();
+      g.b = w.weight.data<int8_t>();
+      g.m = t;
+      g.n = n;
+      g.k = k;
+      g.out = y.raw();
+      g.row_scale = st.data<float>();
+      g.col_scale = w.weight_scale.data<float>();
+      g.bias = w.bias.defined() ? w.bias.data<float>() : nullptr;
+      int8_gemm(g, Int8Epilogue::Dynamic);
+      return;
+    }
+  }
+  fail_internal("linear (CUDA): unknown scheme", err_ctx("", std::to_string(static_cast<int>(w.scheme))));
+}
+
+}  // namespace qdit::ops::cuda

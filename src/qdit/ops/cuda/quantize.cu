@@ -1,0 +1,76 @@
+// Activation quantization for the int8 GEMMs (modelslim-format.md §3.1, §3.3): exact fp32 division and
+// round-half-to-even, so the GPU produces the same int8 values as the CPU reference, bit for bit.
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/reduce.cuh"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/cuda/validate.h"
+
+namespace qdit::ops::cuda {
+
+namespace {
+
+__device__ __forceinline__ int8_t clamp_round(float v, float lo, float hi) {
+  // fmaxf first so a NaN lands on lo instead of an undefined float->int conversion.
+  return static_cast<int8_t>(static_cast<int>(fminf(fmaxf(rintf(v), lo), hi)));
+}
+
+__global__ void per_token_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
+                                 int64_t k, float qmin, float qmax) {
+  __shared__ float scratch[32];
+  int64_t t = blockIdx.x;
+  const float* row = x + t * k;
+  float m = 0.0f;
+  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) m = fmaxf(m, fabsf(row[i]));
+  m = block_max(m, scratch);
+  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON);
+  if (threadIdx.x == 0) s[t] = scale;
+  int8_t* out = xq + t * k;
+  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) out[i] = clamp_round(__fdiv_rn(row[i], scale), qmin, qmax);
+}
+
+__global__ void static_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, int64_t n, float scale,
+                              float offset) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    xq[i] = clamp_round(__fadd_rn(__fdiv_rn(x[i], scale), offset), -128.0f, 127.0f);
+}
+
+}  // namespace
+
+void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor& s) {
+  const char* op = "quantize_per_token (CUDA)";
+  require_device(x, op, "x");
+  require_dtype(x, DType::F32, op, "x");
+  require_2d(x, op, "x");
+  require_device(xq, op, "xq");
+  require_dtype(xq, DType::I8, op, "xq");
+  require_shape(xq, x.shape(), op, "xq");
+  require_f32(s, {x.dim(0)}, op, "s");
+  QDIT_CHECK(qmax > 0 && qmin < 0, "quantization range");
+  if (x.dim(0) == 0) return;
+  per_token_kernel<<<static_cast<unsigned>(x.dim(0)), row_threads(x.dim(1)), 0, stream()>>>(
+      x.data<float>(), xq.data<int8_t>(), s.data<float>(), x.dim(1), float(qmin), float(qmax));
+  QDIT_CUDA_LAUNCH_CHECK("per_token_kernel");
+}
+
+void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq) {
+  const char* op = "quantize_static (CUDA)";
+  require_device(x, op, "x");
+  require_dtype(x, DType::F32, op, "x");
+  require_device(xq, op, "xq");
+  require_dtype(xq, DType::I8, op, "xq");
+  require_shape(xq, x.shape(), op, "xq");
+  if (!(scale > 0.0f) || !std::isfinite(scale))
+    fail_internal("quantize_static (CUDA): input_scale must be positive and finite",
+                  err_ctx("input_scale > 0", std::to_string(scale)));
+  int64_t n = x.numel();
+  if (n == 0) return;
+  static_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x.data<float>(), xq.data<int8_t>(), n, scale, offset);
+  QDIT_CUDA_LAUNCH_CHECK("static_kernel");
+}
+
+}  // namespace qdit::ops::cuda
