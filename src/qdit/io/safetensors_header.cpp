@@ -43,48 +43,71 @@ std::string json_kind(const json& v) {
   }
 }
 
-// Parses the text, rejecting duplicate keys in any object (the JSON library would silently keep the last one)
-// and nesting deeper than kMaxJsonDepth.
-json parse_strict(std::string_view text, const std::string& path) {
-  std::vector<std::unordered_set<std::string>> keys_per_open_object;
-  std::vector<std::string> object_owner;  // the key whose value each open object is ("" for the top level)
-  std::string last_key;
-  int depth = 0;
-  auto callback = [&](int, json::parse_event_t event, json& parsed) -> bool {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (++depth > kMaxJsonDepth)
-          fail_checkpoint("safetensors header nests deeper than any valid header",
-                          at(path, {}, "at most " + std::to_string(kMaxJsonDepth) + " levels", "more"));
-        if (event == json::parse_event_t::object_start) {
-          keys_per_open_object.emplace_back();
-          object_owner.push_back(depth == 1 ? std::string() : last_key);
-        }
-        break;
-      case json::parse_event_t::object_end:
-        --depth;
-        keys_per_open_object.pop_back();
-        object_owner.pop_back();
-        break;
-      case json::parse_event_t::array_end: --depth; break;
-      case json::parse_event_t::key: {
-        last_key = parsed.get<std::string>();
-        if (!keys_per_open_object.back().insert(last_key).second) {
-          const std::string& owner = object_owner.back();
-          if (owner.empty())
-            fail_checkpoint("duplicate tensor name in the safetensors header", at(path, last_key));
-          fail_checkpoint("duplicate key '" + last_key + "' in the safetensors header", at(path, owner));
-        }
-        break;
-      }
-      case json::parse_event_t::value: break;
+// A first, event-only pass over the text: rejects duplicate keys in any object (the JSON library would silently
+// keep the last one) and nesting deeper than kMaxJsonDepth, and reports syntax errors with their position. It
+// builds nothing, so it is cheap; the library's own callback parser was not used because it rescans a parent
+// object each time a child object closes (quadratic on a header of thousands of tensors).
+class StrictScan : public nlohmann::json_sax<json> {
+ public:
+  explicit StrictScan(const std::string& path) : path_(path) {}
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    enter();
+    owners_.push_back(owners_.empty() ? std::string() : last_key_);
+    keys_.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    last_key_ = k;
+    if (!keys_.back().insert(k).second) {
+      if (keys_.size() == 1) fail_checkpoint("duplicate tensor name in the safetensors header", at(path_, k));
+      fail_checkpoint("duplicate key '" + k + "' in the safetensors header", at(path_, owners_.back()));
     }
     return true;
-  };
+  }
+  bool end_object() override {
+    --depth_;
+    keys_.pop_back();
+    owners_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    enter();
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    fail_checkpoint("safetensors header is not valid JSON", at(path_, {}, "valid JSON", e.what()));
+  }
+
+ private:
+  void enter() {
+    if (++depth_ > kMaxJsonDepth)
+      fail_checkpoint("safetensors header nests deeper than any valid header",
+                      at(path_, {}, "at most " + std::to_string(kMaxJsonDepth) + " levels", "more"));
+  }
+  const std::string& path_;
+  int depth_ = 0;
+  std::vector<std::unordered_set<std::string>> keys_;  // keys seen, per open object
+  std::vector<std::string> owners_;  // the key whose value each open object is ("" for the top level)
+  std::string last_key_;
+};
+
+json parse_strict(std::string_view text, const std::string& path) {
+  StrictScan scan(path);
+  json::sax_parse(text.begin(), text.end(), &scan);
   try {
-    return json::parse(text.begin(), text.end(), callback);
-  } catch (const json::exception& e) {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {  // unreachable after the scan; kept so no library exception escapes
     fail_checkpoint("safetensors header is not valid JSON", at(path, {}, "valid JSON", e.what()));
   }
 }
