@@ -1,0 +1,40 @@
+// A plainly written float64 evaluation of the Wan DiT (wan-dit.md §3) for the forward's tests. It shares no code
+// with the fast path (no ops::, no forward helpers): its own patchify, sinusoid, RoPE angles, norms, naive
+// softmax attention and unpatchify, and for quantized layers each scheme's exact arithmetic
+// (modelslim-format.md §3): activations quantized from their fp32 value with the same fp32 scale computation,
+// integer accumulation in int64, epilogue in double.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "qdit/models/wan/forward/wan_model.h"
+
+namespace qdit::wan::ref {
+
+// Row-major matrix of doubles.
+struct Mat {
+  int64_t rows = 0, cols = 0;
+  std::vector<double> v;
+  Mat() = default;
+  Mat(int64_t r, int64_t c) : rows(r), cols(c), v(static_cast<size_t>(r * c), 0.0) {}
+  double& at(int64_t r, int64_t c) { return v[static_cast<size_t>(r * cols + c)]; }
+  double at(int64_t r, int64_t c) const { return v[static_cast<size_t>(r * cols + c)]; }
+};
+
+struct ReferenceOptions {
+  // false attends only the valid text tokens, skipping the zero-padding to text_len: the mistake the
+  // padding test shows to matter.
+  bool pad_text = true;
+};
+
+// noise_pred [Cout, T, H, W], flattened row-major.
+std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, const ReferenceOptions& opt = {});
+
+// y [T, N] = layer(x [T, K]) with the scheme's exact arithmetic (exposed for targeted checks).
+Mat reference_linear(const QuantLinear& layer, const Mat& x);
+
+// Relative L2 distance ||a - b|| / ||b||.
+double rel_l2(const std::vector<double>& a, const std::vector<double>& b);
+std::vector<double> to_doubles(const Tensor& t);
+
+}  // namespace qdit::wan::ref

@@ -1,0 +1,130 @@
+// Whole-model forward per ModelSlim scheme and with all schemes mixed layer by layer: the fast path against the
+// float64 reference of the same quantized arithmetic (FP32 < 1e-4, BF16 < 1e-2), and the quantized model against
+// the float model it came from (reported; small but non-zero).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "forward/reference_f64.h"
+#include "forward/tiny_model.h"
+
+namespace qdit::wan {
+namespace {
+
+using testing::Variant;
+
+constexpr SchemeId kAllSchemes[] = {SchemeId::Float,       SchemeId::W8A8,  SchemeId::W8A8Dynamic,
+                                    SchemeId::W4A4Dynamic, SchemeId::W8A16, SchemeId::W4A8Dynamic};
+
+bool is_block_layer(const std::string& name) { return name.rfind("blocks.", 0) == 0; }
+
+// How far a quantized model may drift from its float original on these random tiny models (measured: 0.2-0.6 %
+// for the int8 schemes, 4.6 % W4A8, 6.9 % W4A4): int8 within the 2 % the quantizer issue sets for W8A8, int4
+// weights cost an order of magnitude more.
+double quantization_budget(SchemeId s) {
+  switch (s) {
+    case SchemeId::W4A4Dynamic: return 0.2;
+    case SchemeId::W4A8Dynamic: return 0.15;
+    default: return 0.02;
+  }
+}
+
+// BF16 budget against the float64 reference of the fp32 arithmetic: 1e-2, except where int4 activations
+// (W4A4_DYNAMIC) are quantized. Their 16 levels turn the ~2^-8 perturbations of bf16 GEMM/attention inputs
+// upstream into whole quantization steps for some elements (measured: 3.1 % for W4A4 against 0.4 % for
+// W8A8_DYNAMIC), so the error is bounded relative to the scheme's own quantization error instead: bf16 must
+// add clearly less than int4 quantization already costs.
+double bf16_budget(bool int4_activations, double quantization_drift) {
+  return int4_activations ? std::max(1e-2, 0.6 * quantization_drift) : 1e-2;
+}
+
+struct Model {
+  WanWeights float_model, quantized;
+  WanInputs inputs;
+};
+
+// `choose` picks the scheme per runtime layer; calibration of static W8A8 runs the float model on the inputs.
+Model build(Variant v, const std::function<SchemeId(const std::string&)>& choose, uint64_t seed) {
+  Model m;
+  const WanConfig cfg = testing::tiny_config(v);
+  m.float_model = testing::random_float_weights(cfg, seed);
+  testing::InputSpec spec;
+  if (v == Variant::TI2V_22) spec.per_token = [](int64_t f, int64_t, int64_t) { return f == 0 ? 0.0f : 500.0f; };
+  m.inputs = testing::random_inputs(cfg, spec, seed + 1);
+  m.quantized = testing::quantize_model(m.float_model, choose, testing::calibrate(m.float_model, m.inputs));
+  return m;
+}
+
+double fast_vs_reference(const Model& m, ops::Precision p) {
+  ForwardOptions o;
+  o.precision = p;
+  return ref::rel_l2(ref::to_doubles(wan_forward(m.quantized, m.inputs, o)),
+                     ref::reference_forward(m.quantized, m.inputs));
+}
+
+class SchemeTest : public ::testing::TestWithParam<SchemeId> {};
+
+TEST_P(SchemeTest, MatchesReferenceAndStaysCloseToFloat) {
+  const SchemeId s = GetParam();
+  const Model m = build(Variant::T2V_21, [&](const std::string& n) { return is_block_layer(n) ? s : SchemeId::Float; },
+                        41);
+  int quantized_layers = 0;
+  for (const auto& b : m.quantized.blocks) quantized_layers += b.ffn_up.scheme == s;
+  ASSERT_EQ(quantized_layers, static_cast<int>(m.quantized.blocks.size()));
+
+  const double fp32 = fast_vs_reference(m, ops::Precision::FP32);
+  const double bf16 = fast_vs_reference(m, ops::Precision::BF16);
+  const double drift = ref::rel_l2(ref::to_doubles(wan_forward(m.quantized, m.inputs, {})),
+                                   ref::to_doubles(wan_forward(m.float_model, m.inputs, {})));
+  std::printf("%-13s fast vs float64: fp32 %.3g, bf16 %.3g; quantized vs float model: %.4g\n", scheme_name(s), fp32,
+              bf16, drift);
+  EXPECT_LT(fp32, 1e-4);
+  EXPECT_LT(bf16, bf16_budget(s == SchemeId::W4A4Dynamic, drift));
+
+  ::testing::Test::RecordProperty("quantized_vs_float_rel_l2", std::to_string(drift));
+  if (s == SchemeId::Float) {
+    EXPECT_EQ(drift, 0.0);
+  } else {
+    EXPECT_GT(drift, 1e-5) << "a quantized model identical to the float one was not quantized";
+    EXPECT_LT(drift, quantization_budget(s));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ModelSlim, SchemeTest, ::testing::ValuesIn(kAllSchemes),
+                         [](const ::testing::TestParamInfo<SchemeId>& i) { return std::string(scheme_name(i.param)); });
+
+// Every linear of the model, block or not, gets the next scheme in turn, so neighbouring layers differ.
+class MixedSchemeTest : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(MixedSchemeTest, EveryLayerItsOwnScheme) {
+  int next = 0;
+  std::map<std::string, SchemeId> assigned;
+  const Model m = build(GetParam(),
+                        [&](const std::string& n) { return assigned[n] = kAllSchemes[next++ % 6]; }, 51);
+  std::map<SchemeId, int> used;
+  WanWeights copy = m.quantized;
+  testing::for_each_linear(copy, [&](const std::string& n, QuantLinear& l) {
+    EXPECT_EQ(l.scheme, assigned.at(n)) << n;
+    ++used[l.scheme];
+  });
+  EXPECT_EQ(used.size(), 6u);
+  const double fp32 = fast_vs_reference(m, ops::Precision::FP32);
+  const double bf16 = fast_vs_reference(m, ops::Precision::BF16);
+  const double drift = ref::rel_l2(ref::to_doubles(wan_forward(m.quantized, m.inputs, {})),
+                                   ref::to_doubles(wan_forward(m.float_model, m.inputs, {})));
+  std::printf("mixed schemes fast vs float64: fp32 %.3g, bf16 %.3g; quantized vs float model: %.4g\n", fp32, bf16,
+              drift);
+  EXPECT_LT(fp32, 1e-4);
+  EXPECT_LT(bf16, bf16_budget(true, drift));
+  EXPECT_GT(drift, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Wan, MixedSchemeTest, ::testing::Values(Variant::I2V_21, Variant::TI2V_22),
+                         [](const ::testing::TestParamInfo<Variant>& i) {
+                           return i.param == Variant::I2V_21 ? std::string("I2V") : std::string("TI2V");
+                         });
+
+}  // namespace
+}  // namespace qdit::wan
