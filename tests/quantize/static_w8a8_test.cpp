@@ -53,13 +53,6 @@ TEST(StaticW8A8, RangeMergesAcrossRunsAndFlagsNonFinite) {
   EXPECT_EQ(c.samples, 1);
 }
 
-TEST(StaticW8A8, DeqScaleBitsAreTheFp32Pattern) {
-  EXPECT_EQ(deq_scale_to_int64_bits(1.0f), 0x3f800000LL);
-  EXPECT_EQ(deq_scale_to_int64_bits(2.0f), 0x40000000LL);
-  const float v = 3.0517578125e-05f;  // 2^-15
-  EXPECT_EQ(deq_scale_to_int64_bits(v), static_cast<int64_t>((127 - 15) << 23));
-}
-
 TEST(StaticW8A8, HandComputedFold) {
   // W_q rows {10, -20, 30} and {-1, -1, -1}; s_w = {0.5, 0.25}; s_x = 0.1, o_x = -3; bias {1.0, -2.0}.
   Tensor q = Tensor::empty({2, 3}, DType::I8);

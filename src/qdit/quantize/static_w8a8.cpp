@@ -4,7 +4,6 @@
 #include <cfloat>
 #include <cmath>
 
-#include "qdit/core/half.h"
 
 namespace qdit::quantize {
 
@@ -46,10 +45,6 @@ StaticActivationParams static_activation_params(const ActivationRange& r) {
   p.scale = std::max((hi - lo) / 255.0f, FLT_EPSILON);
   p.offset = std::nearbyint(-lo / p.scale) - 128.0f;
   return p;
-}
-
-int64_t deq_scale_to_int64_bits(float v) {
-  return static_cast<int64_t>(static_cast<int32_t>(f32_to_bits(v)));
 }
 
 StaticFold fold_static_w8a8(const Tensor& values, const Tensor& weight_scale, const Tensor& bias,

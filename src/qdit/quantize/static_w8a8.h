@@ -39,8 +39,4 @@ struct StaticFold {
 StaticFold fold_static_w8a8(const Tensor& values, const Tensor& weight_scale, const Tensor& bias,
                             const StaticActivationParams& act, const ErrorContext& ctx = {});
 
-// The int64 on-disk form of a positive fp32 scale: its IEEE-754 bit pattern sign-extended from int32
-// (msModelSlim `deqscale2int64`).
-int64_t deq_scale_to_int64_bits(float v);
-
 }  // namespace qdit::quantize
