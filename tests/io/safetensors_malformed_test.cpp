@@ -1,6 +1,7 @@
 // Every malformed safetensors file is a Checkpoint error naming the file (and the tensor, where one is at
 // fault); none may crash. Images are built byte by byte so each test breaks exactly one rule.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -176,6 +177,9 @@ TEST_F(Malformed, UnreadablePathIsAnIoError) {
   const std::string missing = dir_.path() + "/missing.safetensors";
   expect_error([&] { SafetensorsFile::open(missing); }, ErrorKind::Io, {missing});
   expect_error([&] { SafetensorsFile::open(dir_.path()); }, ErrorKind::Io, {dir_.path(), "not a regular file"});
+  const std::string fifo = dir_.path() + "/pipe.safetensors";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_error([&] { SafetensorsFile::open(fifo); }, ErrorKind::Io, {fifo, "not a regular file"});  // never hangs
 }
 
 TEST(ParseHeader, ValidHeaderFromMemory) {

@@ -33,7 +33,8 @@ struct FdGuard {
 }  // namespace
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  FdGuard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK: opening a FIFO by mistake must fail the regular-file check below, not hang.
+  FdGuard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (fd.fd < 0) fail_io("cannot open safetensors file: " + std::string(std::strerror(errno)), in_file(path));
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0)
