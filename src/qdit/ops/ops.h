@@ -22,6 +22,21 @@ struct Modulation {
   Tensor scale;
 };
 
+// Device-aware allocation and transfer. CPU: plain aligned memory. CUDA: from the forward's arena (no per-op
+// cudaMalloc in the forward). copy() moves between any two devices; shapes and dtypes must match.
+Tensor empty(Shape shape, DType dtype, Device device);
+void copy(const Tensor& src, Tensor& dst);
+
+// Builds the backend's prepared form of a layer now (CPU: weights packed for the int8/float GEMM kernels,
+// integer corrections folded) instead of at its first ops::linear call. Prepared forms live in a process-wide
+// cache keyed by the identity of the layer's tensors (data pointers, shapes, scheme, precision), which keeps
+// those tensors alive; row-range views of a fused layer (wan::slice_out_features) are therefore prepared once,
+// not on every call. Weights must not be modified in place after their first use. Layers on devices other than
+// the CPU have no prepared form: for them this does nothing (the CUDA backend uses the [N,K] weights as stored).
+void prepare_linear(const QuantLinear& w, Precision p);
+// Drops every prepared form (and the references it holds to weight tensors), e.g. before loading another model.
+void release_prepared_linears();
+
 // y[T,N] = the layer applied to x[T,K] (F32), per its scheme (activation quantization included):
 //   Float:        x W^T + b                (BF16 precision: x and W rounded to bf16)
 //   W8A8:         (acc + quant_bias) * deq_scale, x_q = sat8(rne(x / s_x + o_x))

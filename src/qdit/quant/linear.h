@@ -19,6 +19,8 @@ struct QuantLinear {
   SchemeId scheme = SchemeId::Float;
   int64_t out_features = 0;  // N
   int64_t in_features = 0;   // K
+  // Canonical (Diffusers) name of the layer, e.g. "blocks.3.attn1.to_out.0": only for error messages, may be empty.
+  std::string name;
 
   // Float: F32, BF16 or F16 [N,K] as stored (a zero-copy mmap view when possible).
   // W8A8, W8A8_DYNAMIC, W8A16: I8 [N,K]. W4A4_DYNAMIC, W4A8_DYNAMIC: I8 [N,K] holding values in [-8,7]

@@ -1,0 +1,135 @@
+// The AMX-INT8 GEMM (Sapphire Rapids and later). tdpbssd multiplies signed by signed bytes, so activations stay
+// plain int8 codes. Eight tiles: four 16x16 int32 accumulators forming a 32x32 output block, two 16x64-byte
+// activation tiles (rows of the activation buffer, stride = its row length) and two 16x64-byte weight tiles
+// (16 consecutive k-groups of one panel of the shared packed layout, stride 64). Each 64-wide k step is four
+// tile loads and four tdpbssd. The block is stored to a 4 KiB stack buffer and the AVX-512 epilogue writes y.
+// Activation rows are padded to 32 and K to 64 (int8_act_layout), weight panels to an even count, so every
+// tile is full; the epilogue simply skips padded rows and masks padded columns.
+#include "qdit/ops/cpu/int8_epilogue.h"  // first: it silences GCC 12 intrinsics warnings
+
+#include <algorithm>
+#include <cstring>
+
+#include "qdit/core/parallel.h"
+#include "qdit/ops/cpu/int8_kernels.h"
+
+namespace qdit::ops::cpu {
+
+namespace {
+
+#define QDIT_AMX_TARGET "avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-int8"
+
+constexpr int64_t kBlock = 32;          // output rows and columns per tile block
+constexpr int64_t kRowTask = 256;       // rows per task
+constexpr int64_t kColTask = 64;        // columns per task
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Tile configuration is per thread state; every tile is 16 rows x 64 bytes.
+__attribute__((target(QDIT_AMX_TARGET))) void configure_tiles() {
+  TileConfig cfg;
+  std::memset(&cfg, 0, sizeof cfg);
+  cfg.palette_id = 1;
+  for (int i = 0; i < 8; ++i) {
+    cfg.rows[i] = 16;
+    cfg.colsb[i] = 64;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+__attribute__((target(QDIT_AMX_TARGET))) void release_tiles() { _tile_release(); }
+
+// acc (32 x 32 int32, row stride 32) = a[32 rows, kp] . (panels b0 | b1)^T.
+__attribute__((target(QDIT_AMX_TARGET))) void amx_block(const int8_t* a, int64_t lda, const int8_t* b0,
+                                                         const int8_t* b1, int64_t k_steps, int32_t* acc) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t s = 0; s < k_steps; ++s) {
+    _tile_loadd(4, a + s * 64, lda);
+    _tile_loadd(5, a + 16 * lda + s * 64, lda);
+    _tile_loadd(6, b0 + s * 1024, 64);
+    _tile_loadd(7, b1 + s * 1024, 64);
+    _tile_dpbssd(0, 4, 6);
+    _tile_dpbssd(1, 4, 7);
+    _tile_dpbssd(2, 5, 6);
+    _tile_dpbssd(3, 5, 7);
+  }
+  _tile_stored(0, acc, 128);
+  _tile_stored(1, acc + 16, 128);
+  _tile_stored(2, acc + 16 * 32, 128);
+  _tile_stored(3, acc + 16 * 32 + 16, 128);
+}
+
+__attribute__((target(QDIT_INT8_EPILOGUE_TARGET))) void block_epilogue(const int32_t* acc, int64_t rows,
+                                                                       int64_t cols, const int32_t* add,
+                                                                       const float* scale, const float* bias,
+                                                                       const float* row_scale, float* y,
+                                                                       int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* rs = row_scale ? row_scale + r : nullptr;
+    for (int64_t v = 0; v < 2; ++v) {
+      const int64_t left = cols - v * 16;
+      if (left <= 0) break;
+      const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+      int8_epilogue_store(_mm512_load_si512(acc + r * 32 + v * 16), add + v * 16, scale + v * 16, rs,
+                          bias ? bias + v * 16 : nullptr, y + r * ldy + v * 16, m);
+    }
+  }
+}
+
+class AmxInt8Gemm final : public Int8Gemm {
+ public:
+  explicit AmxInt8Gemm(const Int8GemmSpec& spec) {
+    n_ = spec.weight.dim(0);
+    k_ = spec.weight.dim(1);
+    packed_ = pack_panels(spec.weight, int8_act_layout(Int8Kernel::Amx).k_multiple, 2);
+    c_ = pad_columns(spec, packed_.panels * 16);
+  }
+  Int8Kernel kernel() const override { return Int8Kernel::Amx; }
+
+  void run(const Int8Activations& a, const float* row_scale, float* y) const override {
+    const int64_t m = a.rows;
+    const int64_t col_tasks = (n_ + kColTask - 1) / kColTask;
+    const int64_t row_tasks = (m + kRowTask - 1) / kRowTask;
+    const int64_t k_steps = packed_.kp / 64;
+    const float* bias = c_.bias.empty() ? nullptr : c_.bias.data();
+    parallel_for(col_tasks * row_tasks, 1, [&](int64_t tb, int64_t te) {
+      alignas(64) int32_t acc[kBlock * kBlock];
+      configure_tiles();
+      for (int64_t task = tb; task < te; ++task) {
+        const int64_t ct = task / row_tasks, rt = task % row_tasks;
+        const int64_t c_end = std::min(n_, (ct + 1) * kColTask);
+        const int64_t r_end = std::min(m, (rt + 1) * kRowTask);
+        for (int64_t c0 = ct * kColTask; c0 < c_end; c0 += kBlock) {
+          const int8_t* b0 = packed_.panel(c0 / 16);
+          const int8_t* b1 = packed_.panel(c0 / 16 + 1);
+          for (int64_t r0 = rt * kRowTask; r0 < r_end; r0 += kBlock) {
+            amx_block(a.data + r0 * a.ld, a.ld, b0, b1, k_steps, acc);
+            block_epilogue(acc, std::min(kBlock, r_end - r0), std::min(kBlock, c_end - c0), c_.add.data() + c0,
+                           c_.scale.data() + c0, bias ? bias + c0 : nullptr, row_scale ? row_scale + r0 : nullptr,
+                           y + r0 * n_ + c0, n_);
+          }
+        }
+      }
+      release_tiles();
+    });
+  }
+
+ private:
+  PanelPackedWeights packed_;
+  ColumnConstants c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Int8Gemm> make_amx_int8_gemm(const Int8GemmSpec& spec) { return std::make_unique<AmxInt8Gemm>(spec); }
+
+}  // namespace qdit::ops::cpu

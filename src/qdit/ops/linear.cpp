@@ -1,0 +1,48 @@
+// Dispatch of ops::linear and the preparation of layers.
+#include "qdit/ops/error_context.h"
+#include "qdit/core/error.h"
+#include "qdit/ops/cpu/cpu_ops.h"
+#include "qdit/ops/op_args.h"
+#ifdef QDIT_WITH_CUDA
+#include "qdit/ops/cuda/cuda_ops.h"
+#endif
+
+namespace qdit::ops {
+
+namespace {
+Device layer_device(const QuantLinear& w, const char* op) {
+  return common_device(op, {{"weight", &w.weight},
+                            {"bias", &w.bias},
+                            {"weight_scale", &w.weight_scale},
+                            {"weight_offset", &w.weight_offset},
+                            {"deq_scale", &w.deq_scale},
+                            {"quant_bias", &w.quant_bias}});
+}
+}  // namespace
+
+void prepare_linear(const QuantLinear& w, Precision p) {
+  require_valid_layer(w, "prepare_linear");
+  if (layer_device(w, "prepare_linear") == Device::CPU) cpu::prepare_linear(w, p);
+}
+
+void release_prepared_linears() { cpu::release_prepared_linears(); }
+
+void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
+  require_valid_layer(w, "linear");
+  const Device device = common_device("linear", {{"x", &x}, {"y", &y}, {"weight", &w.weight}});
+  if (layer_device(w, "linear") != device)
+    fail_internal("linear: layer and activations on different devices", expected_found("", "", w.name));
+  const int64_t t = require_f32_matrix(x, w.in_features, "linear", "x");
+  require_f32(y, {t, w.out_features}, "linear", "y");
+  if (x.raw() == y.raw() && t > 0)
+    fail_internal("linear: y must not alias x", expected_found("distinct buffers", "", w.name));
+  if (t == 0) return;
+  if (device == Device::CPU) return cpu::linear(x, w, y, p);
+#ifdef QDIT_WITH_CUDA
+  cuda::linear(x, w, y, p);
+#else
+  fail_no_cuda("linear");
+#endif
+}
+
+}  // namespace qdit::ops

@@ -1,0 +1,44 @@
+// Argument checks of the device dispatchers (ops/<op>.cpp). They run before any backend, so both backends see
+// only well-formed calls. A failure here is a bug in the calling code (the loader and the model validate user
+// data before any op runs), hence an Internal error naming the op, the argument, and expected vs found.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "qdit/core/tensor.h"
+#include "qdit/quant/linear.h"
+
+namespace qdit::ops {
+
+struct NamedTensor {
+  const char* name;
+  const Tensor* tensor;
+};
+
+// The ModelSlim spelling of a scheme for error messages. A local copy of quant's scheme_name(): qdit_ops
+// depends on qdit_core only, and linear.h is used here as a plain struct.
+const char* scheme_label(SchemeId s);
+
+// A CUDA tensor reached a build without the CUDA backend: a Usage error (the user asked for a device qdit lacks).
+[[noreturn]] void fail_no_cuda(const char* op);
+
+// The device every defined tensor of `args` lives on; an error if they disagree or none is defined.
+Device common_device(const char* op, std::initializer_list<NamedTensor> args);
+
+void require_defined(const Tensor& t, const char* op, const char* arg);
+void require_dtype(const Tensor& t, DType d, const char* op, const char* arg);
+void require_shape(const Tensor& t, const Shape& s, const char* op, const char* arg);
+// Defined, F32, exactly `s`.
+void require_f32(const Tensor& t, const Shape& s, const char* op, const char* arg);
+// Defined, F32, 2-D [rows, cols] (cols < 0: any width); returns rows.
+int64_t require_f32_matrix(const Tensor& t, int64_t cols, const char* op, const char* arg);
+// A per-token-group table [G, D] for `tokens` tokens: G divides tokens. Returns tokens per group.
+int64_t require_group_table(const Tensor& t, int64_t tokens, int64_t d, const char* op, const char* arg);
+
+// Every tensor a layer's scheme needs is present with the right dtype and shape (the loader guarantees this for
+// checkpoints; this catches hand-built layers). Errors name the layer and scheme.
+void require_valid_layer(const QuantLinear& w, const char* op);
+
+}  // namespace qdit::ops

@@ -1,0 +1,28 @@
+// Dispatch of ops::rmsnorm.
+#include "qdit/ops/error_context.h"
+#include "qdit/core/error.h"
+#include "qdit/ops/cpu/cpu_ops.h"
+#include "qdit/ops/op_args.h"
+#ifdef QDIT_WITH_CUDA
+#include "qdit/ops/cuda/cuda_ops.h"
+#endif
+
+namespace qdit::ops {
+
+void rmsnorm(Tensor& x, const Tensor& w, float eps) {
+  const Device device = common_device("rmsnorm", {{"x", &x}, {"w", &w}});
+  const int64_t d = x.ndim() == 2 ? x.dim(1) : -1;
+  const int64_t t = require_f32_matrix(x, d, "rmsnorm", "x");
+  require_f32(w, {d}, "rmsnorm", "w");
+  if (!(eps >= 0.0f))
+    fail_internal("rmsnorm: eps must be non-negative", expected_found("eps >= 0", std::to_string(eps)));
+  if (t == 0) return;
+  if (device == Device::CPU) return cpu::rmsnorm(x, w, eps);
+#ifdef QDIT_WITH_CUDA
+  cuda::rmsnorm(x, w, eps);
+#else
+  fail_no_cuda("rmsnorm");
+#endif
+}
+
+}  // namespace qdit::ops
