@@ -22,6 +22,7 @@ inline std::string safetensors_image(const std::string& header, const std::strin
 }
 
 // Runs fn, expects a qdit::Error of `kind` whose message contains every string of `parts`; returns the message.
+// QDIT_PRINT_ERRORS=1 prints every message caught, to review their wording.
 inline std::string expect_error(const std::function<void()>& fn, ErrorKind kind, const std::vector<std::string>& parts) {
   try {
     fn();
