@@ -11,9 +11,21 @@
 
 namespace qdit::testing {
 
-inline MappedName plain_map(const std::vector<NameRule>& rules, const std::string& name) {
-  std::vector<std::unique_ptr<RE2>> res;
-  for (const NameRule& r : rules) res.push_back(std::make_unique<RE2>(r.pattern));
+class PlainEngine {
+ public:
+  explicit PlainEngine(std::vector<NameRule> rules) : rules_(std::move(rules)) {
+    for (const NameRule& r : rules_) res_.push_back(std::make_unique<RE2>(r.pattern));
+  }
+  MappedName map(const std::string& name) const;
+
+ private:
+  std::vector<NameRule> rules_;
+  std::vector<std::unique_ptr<RE2>> res_;
+};
+
+inline MappedName PlainEngine::map(const std::string& name) const {
+  const auto& rules = rules_;
+  const auto& res = res_;
   MappedName out{name};
   std::vector<bool> fired(rules.size(), false);
   std::vector<std::string> visited{name};
