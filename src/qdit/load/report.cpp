@@ -29,6 +29,8 @@ std::string human_bytes(uint64_t b) {
     std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
   else if (b >= (1ull << 20))
     std::snprintf(buf, sizeof buf, "%.2f MiB", b / double(1ull << 20));
+  else if (b >= (1ull << 10))
+    std::snprintf(buf, sizeof buf, "%.2f KiB", b / double(1ull << 10));
   else
     std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
   return buf;
