@@ -1,0 +1,156 @@
+// GPU benchmarks of the CUDA backend (issue 5 targets), timed with CUDA events on qdit's stream, inputs random
+// and generated on the device. Each GEMM shape is run three ways in the same process so ratios are same-run:
+//   W8A8DynamicLinear: ops::linear as the model calls it (per-token quantization of fp32 x + int8 GEMM with the
+//                      scales and bias in the epilogue, fp32 output);
+//   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations;
+//   Bf16GemmCublasLt:  the bf16 cuBLASLt GEMM (fp32 accumulate, fp32 output) that Float layers use.
+// Attention at Wan 14B's self-attention size and a device-to-device copy (the bandwidth ceiling) complete it.
+// bench/gpu/run.sh adds PyTorch's bf16 matmul and cuDNN SDPA as external baselines.
+#include <benchmark/benchmark.h>
+
+#include <functional>
+
+#include "gpu/fill.h"
+#include "qdit/ops/cuda/arena.h"
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/ops.h"
+
+namespace qdit::bench {
+namespace {
+
+namespace cu = ops::cuda;
+
+Tensor dev(const Shape& s, DType d) { return ops::empty(s, d, Device::CUDA); }
+
+Tensor rand_f32(const Shape& s, float lo, float hi, uint64_t seed) {
+  Tensor t = dev(s, DType::F32);
+  fill_uniform_f32(t.data<float>(), t.numel(), lo, hi, seed);
+  return t;
+}
+
+Tensor rand_i8(const Shape& s, uint64_t seed) {
+  Tensor t = dev(s, DType::I8);
+  fill_uniform_i8(t.data<int8_t>(), t.numel(), -128, 127, seed);
+  return t;
+}
+
+// Runs `fn` once to warm up (heuristics, attributes), then times each iteration with events.
+void timed(benchmark::State& state, const std::function<void()>& fn, double flop, double bytes) {
+  fn();
+  cu::synchronize();
+  cudaEvent_t a, b;
+  QDIT_CUDA_CHECK(cudaEventCreate(&a));
+  QDIT_CUDA_CHECK(cudaEventCreate(&b));
+  for (auto _ : state) {
+    QDIT_CUDA_CHECK(cudaEventRecord(a, cu::stream()));
+    fn();
+    QDIT_CUDA_CHECK(cudaEventRecord(b, cu::stream()));
+    QDIT_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    QDIT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    state.SetIterationTime(ms / 1e3);
+  }
+  cu::synchronize();
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  state.counters["flop"] = flop;
+  state.counters["bytes"] = bytes;
+  state.counters["Tops"] = benchmark::Counter(flop / 1e12, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(cu::device_info().name);
+}
+
+void BM_W8A8DynamicLinear(benchmark::State& state) {
+  int64_t t = state.range(0), n = state.range(1), k = state.range(2);
+  cu::ArenaScope scope;
+  QuantLinear w;
+  w.scheme = SchemeId::W8A8Dynamic;
+  w.out_features = n;
+  w.in_features = k;
+  w.weight = rand_i8({n, k}, 1);
+  w.weight_scale = rand_f32({n}, 1e-4f, 1e-3f, 2);
+  w.bias = rand_f32({n}, -1.0f, 1.0f, 3);
+  Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32);
+  timed(state, [&] { ops::linear(x, w, y, ops::Precision::BF16); }, 2.0 * t * n * k,
+        double(t) * k * 4 + double(n) * k + double(t) * n * 4);
+}
+
+void BM_Int8GemmOnly(benchmark::State& state) {
+  int64_t t = state.range(0), n = state.range(1), k = state.range(2);
+  cu::ArenaScope scope;
+  Tensor a = rand_i8({t, k}, 5), b = rand_i8({n, k}, 6), st = rand_f32({t}, 1e-3f, 1e-2f, 7),
+         sw = rand_f32({n}, 1e-4f, 1e-3f, 8), bias = rand_f32({n}, -1.0f, 1.0f, 9), y = dev({t, n}, DType::F32);
+  cu::Int8Gemm g;
+  g.a = a.data<int8_t>();
+  g.b = b.data<int8_t>();
+  g.m = t;
+  g.n = n;
+  g.k = k;
+  g.out = y.raw();
+  g.row_scale = st.data<float>();
+  g.col_scale = sw.data<float>();
+  g.bias = bias.data<float>();
+  timed(state, [&] { cu::int8_gemm(g, cu::Int8Epilogue::Dynamic); }, 2.0 * t * n * k,
+        double(t) * k + double(n) * k + double(t) * n * 4);
+}
+
+void BM_QuantizePerToken(benchmark::State& state) {
+  int64_t t = state.range(0), k = state.range(1);
+  cu::ArenaScope scope;
+  Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 10), xq = dev({t, k}, DType::I8), s = dev({t}, DType::F32);
+  timed(state, [&] { cu::quantize_per_token(x, -128, 127, xq, s); }, 0, double(t) * k * 5);
+}
+
+void BM_Bf16GemmCublasLt(benchmark::State& state) {
+  int64_t t = state.range(0), n = state.range(1), k = state.range(2);
+  cu::ArenaScope scope;
+  Tensor x32 = rand_f32({t, k}, -3.0f, 3.0f, 11), w32 = rand_f32({n, k}, -0.05f, 0.05f, 12);
+  Tensor x = dev({t, k}, DType::BF16), w = dev({n, k}, DType::BF16), y = dev({t, n}, DType::F32);
+  cu::convert(x32, x);
+  cu::convert(w32, w);
+  timed(state, [&] { cu::gemm_lt(x, w, Tensor(), y); }, 2.0 * t * n * k,
+        double(t) * k * 2 + double(n) * k * 2 + double(t) * n * 4);
+}
+
+void BM_AttentionBf16(benchmark::State& state) {
+  int64_t l = state.range(0), heads = state.range(1), hd = state.range(2);
+  cu::ArenaScope scope;
+  Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
+         v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15), o = dev({l, heads * hd}, DType::F32);
+  timed(state, [&] { ops::attention(q, k, v, heads, 1.0f / std::sqrt(float(hd)), o, ops::Precision::BF16); },
+        4.0 * l * l * hd * heads, double(l) * heads * hd * 4 * 4);
+}
+
+void BM_CopyD2D(benchmark::State& state) {
+  int64_t bytes = state.range(0);
+  cu::ArenaScope scope;
+  Tensor a = rand_f32({bytes / 4}, -1.0f, 1.0f, 16), b = dev({bytes / 4}, DType::F32);
+  timed(state, [&] { ops::copy(a, b); }, 0, 2.0 * bytes);  // read + write
+}
+
+void gemm_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({32760, 5120, 5120})->Args({32760, 13824, 5120})->Args({32760, 5120, 13824})->Args({32760, 1536, 1536});
+}
+
+BENCHMARK(BM_W8A8DynamicLinear)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+
+}  // namespace
+}  // namespace qdit::bench
+
+int main(int argc, char** argv) {
+  if (!qdit::ops::cuda::device_available()) {
+    std::fprintf(stderr, "ops_cuda_bench: no CUDA device, nothing to measure\n");
+    return 1;
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

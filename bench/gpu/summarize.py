@@ -1,0 +1,80 @@
+"""Prints the short table of a bench/gpu/run.sh session from ops_cuda_bench's JSON and torch_ref.py's JSON, and
+writes the same rows as Markdown (for bench/RESULTS.md). Usage: summarize.py BENCH_JSON TORCH_JSON MD_OUT"""
+import json
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except Exception as e:  # a missing half of the run shows as such in the table
+        print(f"(could not read {path}: {e})")
+        return None
+
+
+def main():
+    bench, torch_ref, md_path = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
+    rows = []
+    by = {}
+    if bench:
+        for b in bench.get("benchmarks", []):
+            by[b["name"].split("/iterations")[0].replace("/manual_time", "")] = b
+    def ms(name):
+        b = by.get(name)
+        return b["real_time"] if b else None  # unit: ms (Unit(kMillisecond))
+    card = bench["benchmarks"][0].get("label", "?") if bench and bench.get("benchmarks") else "?"
+    shapes = [(32760, 5120, 5120), (32760, 13824, 5120), (32760, 5120, 13824), (32760, 1536, 1536)]
+    tgemm = {(g["t"], g["n"], g["k"]): g for g in (torch_ref or {}).get("gemm", [])}
+    rows.append(("what", "ms", "TOP/s", "vs qdit bf16 cuBLASLt", "vs torch bf16"))
+    for t, n, k in shapes:
+        key = f"{t}/{n}/{k}"
+        flop = 2.0 * t * n * k
+        bf = ms(f"BM_Bf16GemmCublasLt/{key}")
+        tg = tgemm.get((t, n, k))
+        for label, name in (("W8A8_DYNAMIC linear (quant+GEMM+epilogue)", "BM_W8A8DynamicLinear"),
+                            ("int8 GEMM + fused epilogue only", "BM_Int8GemmOnly"),
+                            ("bf16 GEMM cuBLASLt (qdit, fp32 out)", "BM_Bf16GemmCublasLt")):
+            m = ms(f"{name}/{key}")
+            if m is None:
+                continue
+            rows.append((f"{label} {t}x{n}x{k}", f"{m:.3f}", f"{flop / m / 1e9:.0f}",
+                         f"{bf / m:.2f}x" if bf else "-", f"{tg['ms'] / m:.2f}x" if tg else "-"))
+        if tg:
+            rows.append((f"torch bf16 matmul {t}x{n}x{k}", f"{tg['ms']:.3f}", f"{tg['tflops']:.0f}", "-", "1.00x"))
+    q = ms("BM_QuantizePerToken/32760/5120")
+    if q:
+        rows.append(("per-token quantization 32760x5120 fp32->int8", f"{q:.3f}", "-", "-", "-"))
+    a = ms("BM_AttentionBf16/32760/40/128")
+    flop_a = 4.0 * 32760 * 32760 * 128 * 40
+    sd = (torch_ref or {}).get("sdpa") or {}
+    fl = (torch_ref or {}).get("sdpa_flash") or {}
+    if a:
+        rows.append(("qdit attention bf16 L=32760 40x128", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
+                     "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
+    if "ms" in sd:
+        rows.append(("torch SDPA cuDNN L=32760 40x128", f"{sd['ms']:.2f}", f"{sd['tflops']:.0f}", "-", "1.00x"))
+    elif sd:
+        rows.append(("torch SDPA cuDNN", "error", sd.get("error", "")[:60], "-", "-"))
+    if "ms" in fl:
+        rows.append(("torch SDPA flash L=32760 40x128", f"{fl['ms']:.2f}", f"{fl['tflops']:.0f}", "-", "-"))
+    c = ms(f"BM_CopyD2D/{1 << 30}")
+    if c:
+        rows.append(("qdit D2D copy 1 GiB (GB/s, read+write)", f"{c:.3f}", f"{2 * (1 << 30) / c / 1e6:.0f} GB/s", "-", "-"))
+    tc = (torch_ref or {}).get("copy")
+    if tc:
+        rows.append(("torch D2D copy 1 GiB", f"{tc['ms']:.3f}", f"{tc['gbps']:.0f} GB/s", "-", "-"))
+    head = f"card: {card}; torch {torch_ref.get('torch') if torch_ref else '?'}, CUDA {torch_ref.get('cuda') if torch_ref else '?'}, cuDNN {torch_ref.get('cudnn') if torch_ref else '?'}"
+    print(head)
+    w = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(str(r[i]).ljust(w[i]) for i in range(5)))
+    with open(md_path, "w") as f:
+        f.write(head + "\n\n")
+        f.write("| " + " | ".join(rows[0]) + " |\n|" + "---|" * 5 + "\n")
+        for r in rows[1:]:
+            f.write("| " + " | ".join(r) + " |\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+# Makes CUDA::cudart, CUDA::cublasLt and CUDA::cublas exist even where the toolkit that nvcc belongs to lacks the
+# libraries: on the lent GPU machines they come from the NVIDIA pip wheels of the PyTorch image
+# (site-packages/nvidia/<pkg>/lib or nvidia/cu13/lib). Extra folders can be given in QDIT_CUDA_LIB_HINTS.
+set(QDIT_CUDA_LIB_HINTS "" CACHE STRING "Extra folders holding libcublasLt/libcublas/libcudart")
+execute_process(COMMAND python3 -c "import nvidia, os; print(os.path.dirname(nvidia.__file__))"
+                OUTPUT_VARIABLE _qdit_nv OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _qdit_nv_rc)
+set(_qdit_hint_dirs ${QDIT_CUDA_LIB_HINTS})
+if(_qdit_nv_rc EQUAL 0 AND IS_DIRECTORY "${_qdit_nv}")
+  file(GLOB _qdit_nv_libdirs LIST_DIRECTORIES true "${_qdit_nv}/*/lib")
+  list(APPEND _qdit_hint_dirs ${_qdit_nv_libdirs})
+endif()
+
+function(qdit_cuda_lib target libname header)
+  if(TARGET CUDA::${target})
+    return()
+  endif()
+  find_library(_qdit_lib_${target} NAMES ${libname} lib${libname}.so.13 lib${libname}.so.12 HINTS ${_qdit_hint_dirs}
+               NO_CACHE)
+  if(NOT _qdit_lib_${target})
+    message(FATAL_ERROR "qdit: CUDA library ${libname} not found in the toolkit nor in: ${_qdit_hint_dirs}")
+  endif()
+  get_filename_component(_dir "${_qdit_lib_${target}}" DIRECTORY)
+  find_path(_qdit_inc_${target} ${header} HINTS "${_dir}/../include" ${CUDAToolkit_INCLUDE_DIRS} NO_CACHE)
+  add_library(CUDA::${target} SHARED IMPORTED GLOBAL)
+  set_target_properties(CUDA::${target} PROPERTIES IMPORTED_LOCATION "${_qdit_lib_${target}}")
+  if(_qdit_inc_${target})
+    set_target_properties(CUDA::${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_qdit_inc_${target}}")
+  endif()
+  message(STATUS "qdit: CUDA::${target} from ${_qdit_lib_${target}}")
+endfunction()
+
+qdit_cuda_lib(cudart cudart cuda_runtime.h)
+qdit_cuda_lib(cublasLt cublasLt cublasLt.h)
+qdit_cuda_lib(cublas cublas cublas_v2.h)
