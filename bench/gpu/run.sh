@@ -16,6 +16,10 @@ mkdir -p "$OUT"
 ROOT=$(pwd)
 JOBS=$(nproc)
 STATUS=()
+# The whole script fits a time budget (device minutes are scarce): each step gets at most what is left, and the
+# steps run in order of importance (build, tests, benchmarks, baselines, sanitizers), the table last.
+BUDGET=${QDIT_GPU_BUDGET_S:-420}
+left() { local l=$((BUDGET - SECONDS)); local cap=${1:-$l}; [ $l -lt $cap ] && cap=$l; [ $cap -lt 5 ] && cap=5; echo $cap; }
 note() { echo "== $*"; }
 step() { local name=$1; shift; local t0=$SECONDS; "$@"; local rc=$?; STATUS+=("$name: rc=$rc ($((SECONDS - t0)) s)"); return $rc; }
 
@@ -45,7 +49,7 @@ build() {
     -DGTest_DIR="$ARCHLIB/cmake/GTest" -Dbenchmark_DIR="$ARCHLIB/cmake/benchmark" -Ddnnl_DIR="$ARCHLIB/cmake/dnnl" \
     -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" >"$OUT/configure.log" 2>&1 || {
     tail -30 "$OUT/configure.log"; return 1; }
-  cmake --build build-gpu -j "$JOBS" --target test_ops ops_cuda_bench >"$OUT/build.log" 2>&1 || {
+  timeout "$(left 200)" cmake --build build-gpu -j "$JOBS" --target test_ops ops_cuda_bench >"$OUT/build.log" 2>&1 || {
     grep -E "error|Error" "$OUT/build.log" | head -30; return 1; }
 }
 if step build build; then
@@ -61,33 +65,35 @@ if [ -n "$BIN" ]; then
   ldd "$BIN/test_ops" | grep -E "not found|cublas|cudart|dnnl" | tee "$OUT/ldd.txt"
   # ---- tests ---------------------------------------------------------------------------------------------
   note "GPU tests"
-  step gpu_tests timeout 300 "$BIN/test_ops" --gtest_filter='*Cuda*' --gtest_output=json:"$OUT/gtest.json" \
+  step gpu_tests timeout "$(left 150)" "$BIN/test_ops" --gtest_filter='*Cuda*' --gtest_output=json:"$OUT/gtest.json" \
     >"$OUT/tests.log" 2>&1
   grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|Expected|Which is|rel_l2|error|Error" "$OUT/tests.log" | head -120
+  # ---- benchmarks ----------------------------------------------------------------------------------------
+  note "benchmarks"
+  step bench timeout "$(left 120)" "$BIN/ops_cuda_bench" --benchmark_out="$OUT/bench.json" --benchmark_out_format=json \
+    >"$OUT/bench.log" 2>&1
+  tail -5 "$OUT/bench.log"
+fi
+note "PyTorch baselines"
+step torch_ref timeout "$(left 100)" env PYTHONUNBUFFERED=1 python3 bench/gpu/torch_ref.py >"$OUT/torch.json" 2>"$OUT/torch.log"
+tail -3 "$OUT/torch.log"
+if [ -n "$BIN" ]; then
   # Sanitizers on the moderate shapes (the 160 MiB copy and the 32760-token attention would take minutes).
   SAN_FILTER='*Cuda*:-*RoundTripSmallAndLarger*:*LargeSelfAttention*'
   if command -v compute-sanitizer >/dev/null; then
     note "compute-sanitizer memcheck"
-    step memcheck timeout 420 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_ops" \
+    step memcheck timeout "$(left 120)" compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_ops" \
       --gtest_filter="$SAN_FILTER" >"$OUT/memcheck.log" 2>&1
     grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/memcheck.log" | head -20
     note "compute-sanitizer racecheck"
-    step racecheck timeout 420 compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/test_ops" \
+    step racecheck timeout "$(left 90)" compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/test_ops" \
       --gtest_filter='*AttentionCuda.Bf16*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*' \
       >"$OUT/racecheck.log" 2>&1
     grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|PASSED|FAILED" "$OUT/racecheck.log" | head -20
   else
     note "compute-sanitizer not found"
   fi
-  # ---- benchmarks ----------------------------------------------------------------------------------------
-  note "benchmarks"
-  step bench timeout 300 "$BIN/ops_cuda_bench" --benchmark_out="$OUT/bench.json" --benchmark_out_format=json \
-    >"$OUT/bench.log" 2>&1
-  tail -5 "$OUT/bench.log"
 fi
-note "PyTorch baselines"
-step torch_ref timeout 300 env PYTHONUNBUFFERED=1 python3 bench/gpu/torch_ref.py >"$OUT/torch.json" 2>"$OUT/torch.log"
-tail -3 "$OUT/torch.log"
 
 note "steps"
 printf '%s\n' "${STATUS[@]}"
