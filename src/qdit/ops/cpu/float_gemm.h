@@ -1,7 +1,10 @@
-// The float GEMM of Float and W8A16 layers: y[M,N] = x[M,K] w[N,K]^T (+ bias[N]) through oneDNN's matmul, with
-// the weights reordered once into oneDNN's blocked layout (brgemm on AVX-512; AMX for bf16 where present).
+// The float GEMM of Float and W8A16 layers: y[M,N] = x[M,K] w[N,K]^T (+ bias[N]) through oneDNN's fp32 matmul,
+// with the weights reordered once into oneDNN's blocked layout (its AVX-512 brgemm).
 //   FP32: fp32 inputs, fp32 accumulation.
-//   BF16: x and w rounded to bf16 (round to nearest even), fp32 accumulation, fp32 output and bias.
+//   BF16: x and w rounded to bf16 values (round to nearest even) but kept in fp32 storage, fp32 accumulation.
+//         Products of two bf16 values are exact in fp32, so this is exactly a bf16 GEMM with fp32 accumulation.
+//         oneDNN 2.6's own bf16 (AMX) matmul is not used: it returned wrong sums for some shapes (K=63, M=37)
+//         and raised SIGILL for others (K=1) on this machine.
 // The accumulation order inside the GEMM is oneDNN's; the tests bound the difference to a float64 reference.
 #pragma once
 #include <cstdint>
@@ -13,9 +16,9 @@ namespace qdit::ops::cpu {
 
 class FloatGemm {
  public:
-  // weight: F32 [N, K] for FP32, BF16 [N, K] for BF16 (already rounded: the caller decides what is multiplied).
-  // bias: F32 [N] or undefined.
-  FloatGemm(const Tensor& weight, const Tensor& bias);
+  // weight: F32 [N, K], the values multiplied (for BF16 already rounded to bf16 values by the caller).
+  // bias: F32 [N] or undefined. bf16: round the activations to bf16 values before the GEMM.
+  FloatGemm(const Tensor& weight, const Tensor& bias, bool bf16);
   bool bf16() const { return bf16_; }
   int64_t n() const { return n_; }
   int64_t k() const { return k_; }
@@ -34,7 +37,8 @@ class FloatGemm {
   MatmulCache cache_;
 };
 
-// dst[i] = bf16(src[i]) (round to nearest even), n elements, threaded.
-void round_rows_to_bf16(const float* src, int64_t n, uint16_t* dst);
+// dst[i] = src[i] rounded to the nearest bf16 value (ties to even), kept as fp32; n elements, threaded.
+// dst may equal src.
+void round_to_bf16_values(const float* src, int64_t n, float* dst);
 
 }  // namespace qdit::ops::cpu

@@ -31,8 +31,7 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-// Tile configuration is per thread state; every tile is 16 rows x 64 bytes.
-__attribute__((target(QDIT_AMX_TARGET))) void configure_tiles() {
+TileConfig all_tiles_16x64() {
   TileConfig cfg;
   std::memset(&cfg, 0, sizeof cfg);
   cfg.palette_id = 1;
@@ -40,7 +39,14 @@ __attribute__((target(QDIT_AMX_TARGET))) void configure_tiles() {
     cfg.rows[i] = 16;
     cfg.colsb[i] = 64;
   }
-  _tile_loadconfig(&cfg);
+  return cfg;
+}
+
+// Tile configuration is per-thread state; every tile is 16 rows x 64 bytes. The configuration lives in a static
+// object because GCC 12 treats the stores into a local one as dead (it does not model ldtilecfg's read).
+__attribute__((target(QDIT_AMX_TARGET))) void configure_tiles() {
+  static const TileConfig config = all_tiles_16x64();
+  _tile_loadconfig(&config);
 }
 
 __attribute__((target(QDIT_AMX_TARGET))) void release_tiles() { _tile_release(); }

@@ -68,36 +68,32 @@ void require_positive_finite(const QuantLinear& w, const float* v, int64_t n, co
                       context(w, "> 0 at every channel", std::to_string(v[i]) + " at channel " + std::to_string(i)));
 }
 
-// The weights the float GEMM multiplies by, as F32 (FP32) or BF16 (BF16, rounded to nearest even).
+// The weights the float GEMM multiplies by, as F32 values (rounded to bf16 values for BF16).
 Tensor float_weights(const QuantLinear& w, Precision p) {
-  const int64_t n = w.out_features, k = w.in_features, count = n * k;
-  const bool bf16 = p == Precision::BF16;
+  const int64_t n = w.out_features, k = w.in_features;
+  Tensor f32;
   if (w.scheme == SchemeId::Float) {
-    if (w.weight.dtype() == (bf16 ? DType::BF16 : DType::F32)) return w.weight;  // used as stored
-    Tensor f32 = w.weight.dtype() == DType::F32 ? w.weight : to_f32(w.weight);     // exact upcast
-    if (!bf16) return f32;
-    Tensor out = Tensor::empty({n, k}, DType::BF16);
-    round_rows_to_bf16(f32.data<float>(), count, out.data<uint16_t>());
-    return out;
+    f32 = w.weight.dtype() == DType::F32 ? w.weight : to_f32(w.weight);  // BF16/F16 upcast exactly
+  } else {
+    // W8A16: w = ((float)W_q - z) * s per element, fp32, left to right.
+    f32 = Tensor::empty({n, k}, DType::F32);
+    const int8_t* q = w.weight.data<int8_t>();
+    const float* s = w.weight_scale.data<float>();
+    const float* z = w.weight_offset.defined() ? w.weight_offset.data<float>() : nullptr;
+    float* d = f32.data<float>();
+    parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r)
+        for (int64_t c = 0; c < k; ++c) {
+          float v = static_cast<float>(q[r * k + c]);
+          if (z) v = v - z[r];
+          d[r * k + c] = v * s[r];
+        }
+    });
   }
-  // W8A16: w = ((float)W_q - z) * s per element, fp32, left to right.
-  Tensor deq = Tensor::empty({n, k}, DType::F32);
-  const int8_t* q = w.weight.data<int8_t>();
-  const float* s = w.weight_scale.data<float>();
-  const float* z = w.weight_offset.defined() ? w.weight_offset.data<float>() : nullptr;
-  float* d = deq.data<float>();
-  parallel_for(n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r)
-      for (int64_t c = 0; c < k; ++c) {
-        float v = static_cast<float>(q[r * k + c]);
-        if (z) v = v - z[r];
-        d[r * k + c] = v * s[r];
-      }
-  });
-  if (!bf16) return deq;
-  Tensor out = Tensor::empty({n, k}, DType::BF16);
-  round_rows_to_bf16(d, count, out.data<uint16_t>());
-  return out;
+  if (p != Precision::BF16) return f32;
+  Tensor rounded = Tensor::empty({n, k}, DType::F32);
+  round_to_bf16_values(f32.data<float>(), n * k, rounded.data<float>());
+  return rounded;
 }
 
 std::shared_ptr<PreparedLinear> build(const QuantLinear& w, Precision p) {
@@ -106,7 +102,7 @@ std::shared_ptr<PreparedLinear> build(const QuantLinear& w, Precision p) {
   const int64_t n = w.out_features, k = w.in_features;
   if (!uses_int8_gemm(w.scheme)) {
     if (w.scheme == SchemeId::W8A16) require_positive_finite(w, w.weight_scale.data<float>(), n, "weight_scale");
-    prep->float_gemm = std::make_unique<FloatGemm>(float_weights(w, p), w.bias);
+    prep->float_gemm = std::make_unique<FloatGemm>(float_weights(w, p), w.bias, p == Precision::BF16);
     return prep;
   }
   // Exact int32 accumulation needs K * 127 * 128 < 2^31 (modelslim-format.md §3).
