@@ -43,10 +43,10 @@ void check_triple(size_t index, const NameRule& r) {
   const bool plain = r.num_merged == 0 && r.merge_index == -1;
   const bool triple = r.num_merged > 0 && r.merge_index >= 0 && r.merge_index < r.num_merged;
   if (!plain && !triple) {
-    fail_internal(describe(index, r) + " has an invalid merge triple",
-                  {.expected = "merge_index in [0, num_merged) with num_merged > 0, or -1 and 0",
-                   .found = "merge_index " + std::to_string(r.merge_index) + ", num_merged " +
-                            std::to_string(r.num_merged)});
+    ErrorContext c;
+    c.expected = "merge_index in [0, num_merged) with num_merged > 0, or -1 and 0";
+    c.found = "merge_index " + std::to_string(r.merge_index) + ", num_merged " + std::to_string(r.num_merged);
+    fail_internal(describe(index, r) + " has an invalid merge triple", c);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "qdit/core/error.h"
+#include "qdit/models/wan/error_context.h"
 
 namespace qdit::wan {
 namespace {
@@ -78,7 +79,7 @@ class KeyReader {
   }
 
   [[noreturn]] void fail(const std::string& message, const std::string& expected, const std::string& found) const {
-    fail_checkpoint(message, {.file = path_, .expected = expected, .found = found});
+    fail_checkpoint(message, file_context(path_, expected, found));
   }
 
  private:
@@ -211,7 +212,7 @@ void check_sizes(const KeyReader& r, const WanConfig& c) {
 WanConfig parse_wan_config_text(const std::string& json_text, const std::string& path) {
   json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    fail_checkpoint("config.json is not valid JSON", {.file = path, .expected = "a JSON object"});
+    fail_checkpoint("config.json is not valid JSON", file_context(path, "a JSON object"));
   }
   KeyReader r(j, path);
   if (!j.is_object()) r.fail("config.json is not a JSON object", "a JSON object", std::string(j.type_name()));
@@ -247,10 +248,10 @@ WanConfig parse_wan_config_text(const std::string& json_text, const std::string&
 
 WanConfig parse_wan_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail_io("cannot open config file", {.file = path});
+  if (!in) fail_io("cannot open config file", file_context(path));
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) fail_io("cannot read config file", {.file = path});
+  if (in.bad()) fail_io("cannot read config file", file_context(path));
   return parse_wan_config_text(text.str(), path);
 }
 

@@ -2,6 +2,7 @@
 #include <re2/re2.h>
 
 #include "qdit/core/error.h"
+#include "qdit/models/wan/error_context.h"
 #include "qdit/models/wan/rules.h"
 
 namespace qdit::wan {
@@ -27,16 +28,16 @@ WanNamespace detect_wan_namespace(const std::vector<std::string>& names, const s
     if (native_example && diffusers_example) {
       fail_checkpoint("tensor names mix the native Wan and the Diffusers namespaces: '" + *native_example +
                           "' is native Wan, '" + *diffusers_example + "' is Diffusers",
-                      {.file = file_for_errors, .expected = "all names in one namespace"});
+                      file_context(file_for_errors, "all names in one namespace"));
     }
   }
   if (native_example) return WanNamespace::Native;
   if (diffusers_example) return WanNamespace::Diffusers;
   fail_checkpoint("no tensor name identifies a Wan DiT namespace (native Wan or Diffusers)",
-                  {.file = file_for_errors,
-                   .expected = "names such as 'blocks.0.self_attn.q.weight' or 'blocks.0.attn1.to_q.weight'",
-                   .found = std::to_string(names.size()) + " names" +
-                            (names.empty() ? std::string() : ", the first '" + names.front() + "'")});
+                  file_context(file_for_errors,
+                               "names such as 'blocks.0.self_attn.q.weight' or 'blocks.0.attn1.to_q.weight'",
+                               std::to_string(names.size()) + " names" +
+                                   (names.empty() ? std::string() : ", the first '" + names.front() + "'")));
 }
 
 }  // namespace qdit::wan

@@ -1,6 +1,7 @@
 #include "qdit/models/wan/schema.h"
 
 #include "qdit/core/error.h"
+#include "qdit/models/wan/error_context.h"
 
 namespace qdit::wan {
 
@@ -30,16 +31,16 @@ void check_config(const WanConfig& c) {
   for (const auto& [name, value] : sizes) {
     if (value <= 0) {
       fail_usage("invalid Wan config: " + std::string(name) + " must be positive",
-                 {.expected = "> 0", .found = std::to_string(value)});
+                 file_context("", "> 0", std::to_string(value)));
     }
   }
   if (c.dim % c.num_heads != 0) {
     fail_usage("invalid Wan config: dim is not divisible by the number of heads",
-               {.expected = "a multiple of " + std::to_string(c.num_heads), .found = std::to_string(c.dim)});
+               file_context("", "a multiple of " + std::to_string(c.num_heads), std::to_string(c.dim)));
   }
   if (c.head_dim() % 2 != 0) {
     fail_usage("invalid Wan config: the head dim must be even (RoPE rotates channel pairs)",
-               {.expected = "an even head dim", .found = std::to_string(c.head_dim())});
+               file_context("", "an even head dim", std::to_string(c.head_dim())));
   }
 }
 

@@ -2,6 +2,7 @@
 #include <array>
 
 #include "qdit/core/error.h"
+#include "qdit/models/wan/error_context.h"
 #include "qdit/models/wan/config.h"
 
 namespace qdit::wan {
@@ -61,7 +62,7 @@ WanConfig released_config(const std::string& variant) {
   }
   std::string known;
   for (const Released& r : kReleased) known += (known.empty() ? "" : ", ") + std::string(r.id);
-  fail_usage("unknown Wan variant", {.expected = "one of " + known, .found = "'" + variant + "'"});
+  fail_usage("unknown Wan variant", file_context("", "one of " + known, "'" + variant + "'"));
 }
 
 WanConfig settle_image_branch(WanConfig c, bool checkpoint_has_image_tensors, const std::string& path) {
@@ -73,9 +74,8 @@ WanConfig settle_image_branch(WanConfig c, bool checkpoint_has_image_tensors, co
   }
   const auto said = [](bool b) { return std::string(b ? "a CLIP image branch" : "no CLIP image branch"); };
   fail_checkpoint("config.json and the checkpoint's tensors disagree on the CLIP image branch",
-                  {.file = path,
-                   .expected = said(c.has_image_branch) + " (from config.json)",
-                   .found = said(checkpoint_has_image_tensors) + " in the tensors"});
+                  file_context(path, said(c.has_image_branch) + " (from config.json)",
+                               said(checkpoint_has_image_tensors) + " in the tensors"));
 }
 
 }  // namespace qdit::wan
