@@ -7,6 +7,7 @@
 #include "qdit/cli/commands.h"
 #include "qdit/core/error.h"
 #include "qdit/quantize/synth.h"
+#include "qdit/quantize/synth_inputs.h"
 
 namespace qdit::cli {
 
@@ -55,9 +56,23 @@ int cmd_synth(const Args& args) {
   app.add_option("--seed", opt.seed, "random seed (default 0)");
   app.add_option("--dtype", dtype, "f32, bf16 (default) or f16");
   app.add_option("--names", names, "diffusers (default) or native parameter names");
-  app.add_option("--out", opt.out, "output folder")->required();
+  app.add_option("--out", opt.out, "output folder for the checkpoint");
+  std::string inputs, latent = "2x8x8";
+  quantize::SynthInputOptions in;
+  app.add_option("--inputs", inputs,
+                 "also (or only) write random forward inputs for this model, in `qdit run` / --calibration form");
+  app.add_option("--latent", latent, "latent grid TxHxW of --inputs (default 2x8x8)");
+  app.add_option("--text-tokens", in.text_tokens, "valid text tokens of --inputs (default 16)");
+  app.add_option("--timestep", in.timestep, "timestep of --inputs (default 500)");
   int code = 0;
   if (!parse_or_usage(app, args, code)) return code;
+  if (opt.out.empty() && inputs.empty()) fail_usage("nothing to write: give --out DIR and/or --inputs FILE");
+  if (std::sscanf(latent.c_str(), "%ldx%ldx%ld", &in.frames, &in.height, &in.width) != 3) {
+    ErrorContext c;
+    c.expected = "TxHxW, e.g. 2x8x8";
+    c.found = latent;
+    fail_usage("cannot read --latent", c);
+  }
   if (*o_layers) opt.layers = layers;
   if (*o_dim) opt.dim = dim;
   if (*o_heads) opt.heads = heads;
@@ -65,9 +80,17 @@ int cmd_synth(const Args& args) {
   opt.dtype = parse_float_dtype(dtype);
   opt.names = quantize::parse_name_space(names);
   opt.progress = isatty(STDERR_FILENO) == 1;
-  const quantize::SynthResult r = quantize::synthesize(opt);
-  std::printf("synth: wrote %lld tensors (%.1f MB) to %s\n", static_cast<long long>(r.tensors),
-              static_cast<double>(r.bytes) / 1e6, opt.out.c_str());
+  if (!opt.out.empty()) {
+    const quantize::SynthResult r = quantize::synthesize(opt);
+    std::printf("synth: wrote %lld tensors (%.1f MB) to %s\n", static_cast<long long>(r.tensors),
+                static_cast<double>(r.bytes) / 1e6, opt.out.c_str());
+  }
+  if (!inputs.empty()) {
+    in.seed = opt.seed;
+    quantize::write_synth_inputs(inputs, quantize::synth_config(opt), in);
+    std::printf("synth: wrote forward inputs (latent %s, %lld text tokens) to %s\n", latent.c_str(),
+                static_cast<long long>(in.text_tokens), inputs.c_str());
+  }
   return 0;
 }
 

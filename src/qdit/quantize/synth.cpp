@@ -36,9 +36,11 @@ Stats stats_for(const wan::ParamDecl& p, const wan::WanConfig& c) {
   switch (p.role) {
     case wan::ParamRole::LinearWeight:
     case wan::ParamRole::ConvWeight: return {0.0f, 1.0f / std::sqrt(static_cast<float>(fan_in))};
+    // Biases of trained transformers are of order 0.1, and in Wan they matter more than usual: the 512-token
+    // zero padding of the text reaches cross-attention through the text MLP's biases alone.
     case wan::ParamRole::LinearBias:
-    case wan::ParamRole::ConvBias:
-    case wan::ParamRole::NormBias:
+    case wan::ParamRole::ConvBias: return {0.0f, 0.1f};
+    case wan::ParamRole::NormBias: return {0.0f, 0.05f};
     case wan::ParamRole::PositionEmbedding: return {0.0f, 0.02f};
     case wan::ParamRole::Norm: return {1.0f, 0.05f};
     case wan::ParamRole::Modulation: return {0.0f, 1.0f / std::sqrt(static_cast<float>(c.dim))};

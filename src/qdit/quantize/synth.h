@@ -4,8 +4,8 @@
 // native: high_noise_model/ + low_noise_model/).
 //
 // Weights look like a trained model's in scale, not zeros: linear and conv weights N(0, 1/fan_in), biases
-// N(0, 0.02^2), norm weights N(1, 0.05^2), norm biases N(0, 0.02^2), modulation tables N(0, 1/D) (the
-// original Wan initialisation). Every tensor comes from its own stream keyed by (seed, expert, canonical name),
+// N(0, 0.1^2), norm weights N(1, 0.05^2), norm biases N(0, 0.05^2), modulation tables N(0, 1/D) (the
+// original Wan initialisation), FLF2V position embedding N(0, 0.02^2). Every tensor comes from its own stream keyed by (seed, expert, canonical name),
 // so the same seed gives the same values in either namespace and any tensor order. Tensors are generated and
 // written one at a time: a 14B-config synth never holds more than its largest tensor.
 #pragma once
