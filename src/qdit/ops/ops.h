@@ -6,6 +6,7 @@
 //  - Precision::BF16: GEMM and attention inputs rounded to bf16 (fp32 accumulation); residual stream,
 //    statistics, modulation stay fp32. Quantized layers keep their exact integer arithmetic.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "qdit/core/tensor.h"
@@ -26,6 +27,21 @@ struct Modulation {
 // cudaMalloc in the forward). copy() moves between any two devices; shapes and dtypes must match.
 Tensor empty(Shape shape, DType dtype, Device device);
 void copy(const Tensor& src, Tensor& dst);
+
+// Brackets a stretch of work (one forward pass): device memory that ops::empty hands out for `device` while the
+// scope is open is given back when it closes (CUDA: arena mark/release, so repeated forwards reuse the same bytes;
+// CPU tensors own their memory, nothing to do). Tensors allocated inside must not be used after it closes.
+class ScratchScope {
+ public:
+  explicit ScratchScope(Device device);
+  ~ScratchScope();
+  ScratchScope(const ScratchScope&) = delete;
+  ScratchScope& operator=(const ScratchScope&) = delete;
+
+ private:
+  Device device_;
+  size_t mark_[3] = {0, 0, 0};  // the backend's position (CUDA: ArenaMark), opaque here
+};
 
 // Builds the backend's prepared form of a layer now (CPU: weights packed for the int8/float GEMM kernels,
 // integer corrections folded) instead of at its first ops::linear call. Prepared forms live in a process-wide

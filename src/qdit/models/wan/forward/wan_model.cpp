@@ -81,6 +81,8 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   const int64_t L = grid.tokens(), D = c.dim, G = groups.size();
   const Device dev = o.device;
   const Tensor none;
+  // Every device activation of this pass is given back when it ends; the result is a host tensor.
+  ops::ScratchScope scratch(dev);
 
   BlockBuffers buf = allocate_block_buffers(c, L, G, dev);
   {
