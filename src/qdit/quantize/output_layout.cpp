@@ -70,4 +70,8 @@ std::string component_folder(NameSpace n, int expert_index) {
   return expert_index == 0 ? "high_noise_model" : "low_noise_model";
 }
 
+int component_expert_index(const std::string& folder_name) {
+  return folder_name == "transformer_2" || folder_name == "low_noise_model" ? 1 : 0;
+}
+
 }  // namespace qdit::quantize

@@ -31,5 +31,7 @@ bool deq_scale_as_int64(OutputLayout l, bool source_is_bf16);
 // Folder names of the two experts of a Wan2.2 A14B pipeline: Diffusers `transformer` (high-noise) and
 // `transformer_2` (low-noise); native Wan / raw msModelSlim `high_noise_model` and `low_noise_model`.
 std::string component_folder(NameSpace n, int expert_index);
+// The inverse for a source component's folder name: 1 for transformer_2 / low_noise_model, else 0.
+int component_expert_index(const std::string& folder_name);
 
 }  // namespace qdit::quantize

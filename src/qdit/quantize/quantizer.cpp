@@ -52,11 +52,6 @@ std::string to_output_name(const std::string& canonical, NameSpace names) {
   return m.name;
 }
 
-// Expert position of a source component in a two-expert tree: transformer / high_noise_model first.
-int expert_index(const std::string& component) {
-  return component == "transformer_2" || component == "low_noise_model" ? 1 : 0;
-}
-
 [[noreturn]] void fail_plan(const load::ComponentPlan& plan) {
   const load::Problem* first = nullptr;
   for (const auto& p : plan.problems)
@@ -319,7 +314,7 @@ QuantizeReport quantize_checkpoint(const QuantizeOptions& opt) {
                       : opt.layout == OutputLayout::Repacked ? NameSpace::Diffusers
                                                              : source_names(plan);
     const std::string dir =
-        tree ? (fs::path(opt.out) / component_folder(names, expert_index(plan.files.name))).string() : opt.out;
+        tree ? (fs::path(opt.out) / component_folder(names, component_expert_index(plan.files.name))).string() : opt.out;
     ComponentQuantizer q(opt, plan, excludes, names, dir);
     report.components.push_back(q.run());
     for (auto& w : q.warnings_) report.warnings.push_back(std::move(w));
