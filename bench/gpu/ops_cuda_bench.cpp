@@ -2,7 +2,8 @@
 // and generated on the device. Each GEMM shape is run three ways in the same process so ratios are same-run:
 //   W8A8DynamicLinear: ops::linear as the model calls it (per-token quantization of fp32 x + int8 GEMM with the
 //                      scales and bias in the epilogue, fp32 output);
-//   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations;
+//   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations (last argument:
+//                      the tiled-kernel variant, 0 or 1, see int8_gemm.cu);
 //   Bf16GemmCublasLt:  the bf16 cuBLASLt GEMM (fp32 accumulate, fp32 output) that Float layers use.
 // Attention at Wan 14B's self-attention size and a device-to-device copy (the bandwidth ceiling) complete it.
 // bench/gpu/run.sh adds PyTorch's bf16 matmul and cuDNN SDPA as external baselines.
@@ -78,7 +79,7 @@ void BM_W8A8DynamicLinear(benchmark::State& state) {
 }
 
 void BM_Int8GemmOnly(benchmark::State& state) {
-  int64_t t = state.range(0), n = state.range(1), k = state.range(2);
+  int64_t t = state.range(0), n = state.range(1), k = state.range(2), variant = state.range(3);
   cu::ArenaScope scope;
   Tensor a = rand_i8({t, k}, 5), b = rand_i8({n, k}, 6), st = rand_f32({t}, 1e-3f, 1e-2f, 7),
          sw = rand_f32({n}, 1e-4f, 1e-3f, 8), bias = rand_f32({n}, -1.0f, 1.0f, 9), y = dev({t, n}, DType::F32);
@@ -92,7 +93,7 @@ void BM_Int8GemmOnly(benchmark::State& state) {
   g.row_scale = st.data<float>();
   g.col_scale = sw.data<float>();
   g.bias = bias.data<float>();
-  timed(state, [&] { cu::int8_gemm(g, cu::Int8Epilogue::Dynamic); }, 2.0 * t * n * k,
+  timed(state, [&] { cu::int8_gemm_variant(g, cu::Int8Epilogue::Dynamic, int(variant)); }, 2.0 * t * n * k,
         double(t) * k + double(n) * k + double(t) * n * 4);
 }
 
@@ -115,11 +116,13 @@ void BM_Bf16GemmCublasLt(benchmark::State& state) {
 }
 
 void BM_AttentionBf16(benchmark::State& state) {
-  int64_t l = state.range(0), heads = state.range(1), hd = state.range(2);
+  int64_t l = state.range(0), heads = state.range(1), hd = state.range(2), warps = state.range(3);
   cu::ArenaScope scope;
   Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
          v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15), o = dev({l, heads * hd}, DType::F32);
-  timed(state, [&] { ops::attention(q, k, v, heads, 1.0f / std::sqrt(float(hd)), o, ops::Precision::BF16); },
+  timed(state, [&] {
+    cu::attention_variant(q, k, v, heads, 1.0f / std::sqrt(float(hd)), o, ops::Precision::BF16, int(warps));
+  },
         4.0 * l * l * hd * heads, double(l) * heads * hd * 4 * 4);
 }
 
@@ -135,10 +138,15 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_W8A8DynamicLinear)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+void gemm_shapes_variants(benchmark::internal::Benchmark* b) {
+  for (int v : {0, 1})
+    b->Args({32760, 5120, 5120, v})->Args({32760, 13824, 5120, v})->Args({32760, 5120, 13824, v})->Args({32760, 1536, 1536, v});
+}
+
+BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_variants)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 
 }  // namespace

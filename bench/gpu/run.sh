@@ -11,8 +11,11 @@
 # If the build on the GPU machine fails and .gpubin/ holds binaries built on the development machine, those run
 # instead, and the log says so loudly.
 set -uo pipefail
-OUT=${OUT:-/tmp/qdit-gpu-out}
-mkdir -p "$OUT"
+# Logs go to a private folder; the device tool returns only a few files, so $OUT (if set) receives a tarball of
+# all of them plus the JSON results and the table.
+RET=${OUT:-}
+OUT=/tmp/qdit-gpu-out
+rm -rf "$OUT" && mkdir -p "$OUT"
 ROOT=$(pwd)
 JOBS=$(nproc)
 STATUS=()
@@ -77,6 +80,15 @@ fi
 note "PyTorch baselines"
 step torch_ref timeout "$(left 100)" env PYTHONUNBUFFERED=1 python3 bench/gpu/torch_ref.py >"$OUT/torch.json" 2>"$OUT/torch.log"
 tail -3 "$OUT/torch.log"
+if [ "$BIN" = build-gpu ]; then
+  note "whole model: qdit run --device cuda vs cpu"
+  if timeout "$(left 120)" cmake --build build-gpu -j "$JOBS" --target qdit >"$OUT/build_qdit.log" 2>&1; then
+    step e2e timeout "$(left 90)" bash bench/gpu/e2e.sh build-gpu/qdit /tmp/qdit-e2e >"$OUT/e2e.log" 2>&1
+    tail -15 "$OUT/e2e.log"
+  else
+    grep -E "error" "$OUT/build_qdit.log" | head -10
+  fi
+fi
 if [ -n "$BIN" ]; then
   # Sanitizers on the moderate shapes (the 160 MiB copy and the 32760-token attention would take minutes).
   SAN_FILTER='*Cuda*:-*RoundTripSmallAndLarger*:*LargeSelfAttention*'
@@ -99,3 +111,7 @@ note "steps"
 printf '%s\n' "${STATUS[@]}"
 note "summary"
 python3 bench/gpu/summarize.py "$OUT/bench.json" "$OUT/torch.json" "$OUT/table.md"
+if [ -n "$RET" ]; then
+  tar czf "$RET/logs.tgz" -C "$OUT" . 2>/dev/null
+  cp "$OUT/bench.json" "$OUT/torch.json" "$OUT/table.md" "$RET/" 2>/dev/null
+fi

@@ -32,10 +32,11 @@ def main():
         flop = 2.0 * t * n * k
         bf = ms(f"BM_Bf16GemmCublasLt/{key}")
         tg = tgemm.get((t, n, k))
-        for label, name in (("W8A8_DYNAMIC linear (quant+GEMM+epilogue)", "BM_W8A8DynamicLinear"),
-                            ("int8 GEMM + fused epilogue only", "BM_Int8GemmOnly"),
-                            ("bf16 GEMM cuBLASLt (qdit, fp32 out)", "BM_Bf16GemmCublasLt")):
-            m = ms(f"{name}/{key}")
+        for label, name in (("W8A8_DYNAMIC linear (quant+GEMM+epilogue)", "BM_W8A8DynamicLinear/" + key),
+                            ("int8 GEMM + fused epilogue, variant 0", "BM_Int8GemmOnly/" + key + "/0"),
+                            ("int8 GEMM + fused epilogue, variant 1", "BM_Int8GemmOnly/" + key + "/1"),
+                            ("bf16 GEMM cuBLASLt (qdit, fp32 out)", "BM_Bf16GemmCublasLt/" + key)):
+            m = ms(name)
             if m is None:
                 continue
             rows.append((f"{label} {t}x{n}x{k}", f"{m:.3f}", f"{flop / m / 1e9:.0f}",
@@ -45,13 +46,14 @@ def main():
     q = ms("BM_QuantizePerToken/32760/5120")
     if q:
         rows.append(("per-token quantization 32760x5120 fp32->int8", f"{q:.3f}", "-", "-", "-"))
-    a = ms("BM_AttentionBf16/32760/40/128")
     flop_a = 4.0 * 32760 * 32760 * 128 * 40
     sd = (torch_ref or {}).get("sdpa") or {}
     fl = (torch_ref or {}).get("sdpa_flash") or {}
-    if a:
-        rows.append(("qdit attention bf16 L=32760 40x128", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
-                     "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
+    for warps in (4, 8):
+        a = ms(f"BM_AttentionBf16/32760/40/128/{warps}")
+        if a:
+            rows.append((f"qdit attention bf16 L=32760 40x128, {warps} warps", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
+                         "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
     if "ms" in sd:
         rows.append(("torch SDPA cuDNN L=32760 40x128", f"{sd['ms']:.2f}", f"{sd['tflops']:.0f}", "-", "1.00x"))
     elif sd:

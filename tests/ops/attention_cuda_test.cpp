@@ -7,6 +7,9 @@
 
 #include "ops/cuda_test_util.h"
 #include "util/test_util.h"
+#ifdef QDIT_WITH_CUDA
+#include "qdit/ops/cuda/internal.h"
+#endif
 
 namespace qdit::test {
 namespace {
@@ -46,7 +49,7 @@ std::vector<int64_t> all_rows(int64_t n) {
 }
 
 void check_attention(int64_t lq, int64_t lk, int64_t heads, int64_t hd, ops::Precision p, bool compare_cpu,
-                     double tol_ref, uint64_t seed) {
+                     double tol_ref, uint64_t seed, int flash_warps = 0) {
   bool b16 = p == ops::Precision::BF16;
   SCOPED_TRACE("Lq=" + std::to_string(lq) + " Lk=" + std::to_string(lk) + " heads=" + std::to_string(heads) +
                " hd=" + std::to_string(hd) + (b16 ? " BF16" : " FP32"));
@@ -60,7 +63,12 @@ void check_attention(int64_t lq, int64_t lk, int64_t heads, int64_t hd, ops::Pre
   std::vector<double> ref = attention_ref(pick(q), pick(k), pick(v), lq, lk, heads, hd, scale, all_rows(lq));
 
   Tensor out = poisoned_gpu({lq, heads * hd}, DType::F32);
-  ops::attention(to_gpu(q), to_gpu(k), to_gpu(v), heads, scale, out, p);
+#ifdef QDIT_WITH_CUDA
+  if (flash_warps)
+    ops::cuda::attention_variant(to_gpu(q), to_gpu(k), to_gpu(v), heads, scale, out, p, flash_warps);
+  else
+#endif
+    ops::attention(to_gpu(q), to_gpu(k), to_gpu(v), heads, scale, out, p);
   Tensor got = to_cpu(out);
   EXPECT_LT(rel_l2(got, ref), tol_ref);
   if (compare_cpu) {
@@ -81,6 +89,15 @@ TEST(AttentionCuda, Bf16TensorCoreKernelHeadDim128) {
 TEST(AttentionCuda, Bf16TensorCoreKernelHeadDim64) {
   QDIT_REQUIRE_GPU();
   check_attention(97, 200, 3, 64, ops::Precision::BF16, true, 1e-2, 4);
+}
+
+TEST(AttentionCuda, Bf16TensorCoreKernelBothBlockSizes) {
+  QDIT_REQUIRE_GPU();
+  for (int warps : {4, 8}) {
+    SCOPED_TRACE("warps=" + std::to_string(warps));
+    check_attention(300, 130, 2, 128, ops::Precision::BF16, false, 1e-2, 12, warps);
+    check_attention(77, 512, 2, 64, ops::Precision::BF16, false, 1e-2, 13, warps);
+  }
 }
 
 TEST(AttentionCuda, CrossAttentionWith512Keys) {

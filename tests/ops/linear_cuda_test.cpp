@@ -22,7 +22,8 @@ struct Shape3 {
 };
 // Tile tails in every dimension; K = 100 is not a multiple of 16 (the non-tiled kernel); K = 13824 is the FFN
 // width of Wan 14B (deep accumulation).
-const Shape3 kShapes[] = {{200, 264, 320}, {33, 40, 100}, {64, 72, 13824}, {1, 8, 64}};
+// K = 50 is not a multiple of 4 either (the two-pass quantization kernel).
+const Shape3 kShapes[] = {{200, 264, 320}, {33, 40, 100}, {64, 72, 13824}, {1, 8, 64}, {5, 24, 50}};
 
 Tensor random_int8(const Shape& s, Rng& rng, int lo, int hi) {
   Tensor t = Tensor::empty(s, DType::I8);
@@ -297,21 +298,25 @@ TEST(LinearCuda, QuantizationAndInt32AccumulationAreExact) {
       ASSERT_EQ(0, std::memcmp(xq_got.raw(), xq.data(), xq.size())) << "int8 activations differ";
       ASSERT_EQ(0, std::memcmp(s_got.raw(), st.data(), st.size() * 4)) << "per-token scales differ";
 
-      Tensor acc = poisoned_gpu({sh.t, sh.n}, DType::I32), wd = to_gpu(w);
-      ops::cuda::Int8Gemm g;
-      g.a = xqd.data<int8_t>();
-      g.b = wd.data<int8_t>();
-      g.m = sh.t;
-      g.n = sh.n;
-      g.k = sh.k;
-      g.out = acc.raw();
-      ops::cuda::int8_gemm(g, ops::cuda::Int8Epilogue::StoreS32);
-      Tensor acc_got = to_cpu(acc);
-      int64_t mismatches = 0;
-      for (int64_t r = 0; r < sh.t; ++r)
-        for (int64_t c = 0; c < sh.n; ++c)
-          mismatches += acc_got.data<int32_t>()[r * sh.n + c] != dot_i64(&xq[r * sh.k], w.data<int8_t>() + c * sh.k, sh.k);
-      EXPECT_EQ(mismatches, 0) << "kernel " << ops::cuda::int8_gemm_kernel_name(g);
+      Tensor wd = to_gpu(w);
+      for (int variant : {0, 1}) {
+        Tensor acc = poisoned_gpu({sh.t, sh.n}, DType::I32);
+        ops::cuda::Int8Gemm g;
+        g.a = xqd.data<int8_t>();
+        g.b = wd.data<int8_t>();
+        g.m = sh.t;
+        g.n = sh.n;
+        g.k = sh.k;
+        g.out = acc.raw();
+        ops::cuda::int8_gemm_variant(g, ops::cuda::Int8Epilogue::StoreS32, variant);
+        Tensor acc_got = to_cpu(acc);
+        int64_t mismatches = 0;
+        for (int64_t r = 0; r < sh.t; ++r)
+          for (int64_t c = 0; c < sh.n; ++c)
+            mismatches +=
+                acc_got.data<int32_t>()[r * sh.n + c] != dot_i64(&xq[r * sh.k], w.data<int8_t>() + c * sh.k, sh.k);
+        EXPECT_EQ(mismatches, 0) << "kernel " << ops::cuda::int8_gemm_kernel_name(g) << " variant " << variant;
+      }
     }
   }
 }

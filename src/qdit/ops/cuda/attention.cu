@@ -21,11 +21,14 @@ namespace qdit::ops::cuda {
 
 namespace {
 
-constexpr int kFlashRows = 64, kFlashKeys = 64, kFlashThreads = 128;
+// Keys per K/V tile. A block has W warps of 16 query rows each; more warps share each K/V tile (less shared
+// memory traffic per FLOP) at the price of fewer blocks per SM. The benchmark compares W = 4 and 8.
+constexpr int kFlashKeys = 64;
+constexpr int kDefaultFlashWarps = 4;
 
-template <int HD>
+template <int HD, int W>
 constexpr int flash_smem_bytes() {
-  return (kFlashRows + 4 * kFlashKeys) * HD * 2;  // Q + double-buffered K and V, bf16
+  return (16 * W + 4 * kFlashKeys) * HD * 2;  // Q + double-buffered K and V, bf16
 }
 
 struct FlashArgs {
@@ -38,9 +41,10 @@ struct FlashArgs {
   float scale_log2;  // softmax scale times log2(e): exponentials are exp2
 };
 
-template <int HD>
-__global__ void __launch_bounds__(kFlashThreads) flash_bf16_kernel(const FlashArgs a) {
+template <int HD, int W>
+__global__ void __launch_bounds__(32 * W) flash_bf16_kernel(const FlashArgs a) {
   constexpr int C = HD / 8;  // 16-byte chunks per row
+  constexpr int kFlashRows = 16 * W, kFlashThreads = 32 * W;
   extern __shared__ __align__(128) unsigned char smem[];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int head = blockIdx.y;
@@ -250,8 +254,9 @@ __global__ void __launch_bounds__(kSimpleWarps * 32)
   }
 }
 
-template <int HD>
+template <int HD, int W>
 void launch_flash(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out) {
+  constexpr int kFlashRows = 16 * W, kFlashThreads = 32 * W;
   int64_t lq = q.dim(0), lk = k.dim(0);
   Tensor qb = empty(q.shape(), DType::BF16), kb = empty(k.shape(), DType::BF16), vb = empty(v.shape(), DType::BF16);
   convert(q, qb);
@@ -259,14 +264,14 @@ void launch_flash(const Tensor& q, const Tensor& k, const Tensor& v, int64_t hea
   convert(v, vb);
   static std::once_flag once;
   std::call_once(once, [] {
-    QDIT_CUDA_CHECK(cudaFuncSetAttribute(flash_bf16_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         flash_smem_bytes<HD>()));
+    QDIT_CUDA_CHECK(cudaFuncSetAttribute(flash_bf16_kernel<HD, W>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         flash_smem_bytes<HD, W>()));
   });
   FlashArgs a{static_cast<const __nv_bfloat16*>(qb.raw()), static_cast<const __nv_bfloat16*>(kb.raw()),
               static_cast<const __nv_bfloat16*>(vb.raw()), out.data<float>(), static_cast<int>(lq),
               static_cast<int>(lk), heads * HD, scale * 1.4426950408889634f};
   dim3 grid(static_cast<unsigned>((lq + kFlashRows - 1) / kFlashRows), static_cast<unsigned>(heads));
-  flash_bf16_kernel<HD><<<grid, kFlashThreads, flash_smem_bytes<HD>(), stream()>>>(a);
+  flash_bf16_kernel<HD, W><<<grid, kFlashThreads, flash_smem_bytes<HD, W>(), stream()>>>(a);
   QDIT_CUDA_LAUNCH_CHECK("flash_bf16_kernel");
 }
 
@@ -291,6 +296,11 @@ void launch_f32(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads
 
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p) {
+  attention_variant(q, k, v, heads, scale, out, p, kDefaultFlashWarps);
+}
+
+void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       Precision p, int flash_warps) {
   const char* op = "attention (CUDA)";
   const Tensor* inputs[3] = {&q, &k, &v};
   const char* names[3] = {"q", "k", "v"};
@@ -316,8 +326,12 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
     fail_internal("attention (CUDA): problem too large for one launch", err_ctx("", shape_str(q.shape())));
   if (lq == 0) return;
   ArenaScope scratch;
-  if (p == Precision::BF16 && hd == 128) return launch_flash<128>(q, k, v, heads, scale, out);
-  if (p == Precision::BF16 && hd == 64) return launch_flash<64>(q, k, v, heads, scale, out);
+  if (p == Precision::BF16 && hd == 128)
+    return flash_warps == 8 ? launch_flash<128, 8>(q, k, v, heads, scale, out)
+                            : launch_flash<128, 4>(q, k, v, heads, scale, out);
+  if (p == Precision::BF16 && hd == 64)
+    return flash_warps == 8 ? launch_flash<64, 8>(q, k, v, heads, scale, out)
+                            : launch_flash<64, 4>(q, k, v, heads, scale, out);
   if (p == Precision::BF16) {
     Tensor qr = empty(q.shape(), DType::F32), kr = empty(k.shape(), DType::F32), vr = empty(v.shape(), DType::F32);
     round_to_bf16(q, qr);

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "qdit/core/tensor.h"
+#include "qdit/ops/ops.h"
 #include "qdit/quant/linear.h"
 
 namespace qdit::ops::cuda {
@@ -38,12 +39,19 @@ struct Int8Gemm {
   const int32_t* col_offset = nullptr;
 };
 void int8_gemm(const Int8Gemm& g, Int8Epilogue e);
+// The same with an explicit tiled-kernel variant (0: one 8-warp block per SM, 1: register-capped for two), for
+// the benchmark's same-run comparison and the tests of both.
+void int8_gemm_variant(const Int8Gemm& g, Int8Epilogue e, int variant);
 // Which int8 kernel int8_gemm picks for these operands ("mma" = the tiled tensor-core kernel).
 const char* int8_gemm_kernel_name(const Int8Gemm& g);
 
 // y[T,N] (F32) = x[T,K] w[N,K]^T (+ bias[N]) through cuBLASLt with fp32 accumulation. x and w are both F32
 // (true fp32 GEMM, no TF32) or both BF16.
 void gemm_lt(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
+
+// ops::attention with an explicit block size for the bf16 tensor-core kernel (4 or 8 warps of 16 query rows).
+void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       Precision p, int flash_warps);
 
 // W8A16 weight dequantized for the float GEMM: out[n,k] = (W_q[n,k] - z[n]) * s[n], F32 or BF16.
 void dequantize_w8a16(const QuantLinear& w, Tensor& out);
