@@ -22,9 +22,10 @@ namespace qdit::ops::cuda {
 namespace {
 
 // Keys per K/V tile. A block has W warps of 16 query rows each; more warps share each K/V tile (less shared
-// memory traffic per FLOP) at the price of fewer blocks per SM. The benchmark compares W = 4 and 8.
+// memory traffic per FLOP) at the price of fewer blocks per SM. The benchmark compares W = 4 and 8; 8 was
+// slightly faster on an H200 (109 vs 113 ms at L=32760, 40 heads, bench/RESULTS.md session 2).
 constexpr int kFlashKeys = 64;
-constexpr int kDefaultFlashWarps = 4;
+constexpr int kDefaultFlashWarps = 8;
 
 template <int HD, int W>
 constexpr int flash_smem_bytes() {

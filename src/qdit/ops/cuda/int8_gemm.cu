@@ -22,8 +22,9 @@ constexpr int kChunks = kBK / 16;  // 16-byte chunks per tile row
 constexpr int kTileBytes = (kBM + kBN) * kBK;
 constexpr int kSmemBytes = kStages * kTileBytes;
 // Variant 0: no register cap (about 155 registers, one block of 8 warps per SM); variant 1: capped for two
-// blocks per SM. The benchmark times both in the same run; the default is the faster one measured.
-constexpr int kDefaultInt8Variant = 0;
+// blocks per SM. The benchmark times both in the same run; variant 1 was faster at every Wan shape on an H200
+// (607 vs 532 TOP/s at 32760x5120x5120, bench/RESULTS.md session 2), hence the default.
+constexpr int kDefaultInt8Variant = 1;
 
 template <Int8Epilogue E>
 __device__ __forceinline__ void store_out(const Int8Gemm& g, int64_t row, int64_t col, int acc) {
