@@ -1,4 +1,4 @@
-// Multi-head attention, flash style: for each (head, tile of 64 queries) the keys are visited in tiles of 64 with
+// Multi-head attention, flash style: for each (head, tile of 60 queries) the keys are visited in tiles of 64 with
 // an online softmax (running max m, running sum l, output rescaled by exp(m_old - m_new)), so no Lq x Lk matrix
 // exists; memory is the packed K^T and V (O(Lk * D)) plus small per-thread tiles. Tasks (head x query tile) are
 // spread over the threads.
@@ -22,7 +22,7 @@ namespace qdit::ops::cpu {
 
 namespace {
 
-constexpr int64_t kQueryTile = 64;
+constexpr int64_t kQueryTile = 60;  // a multiple of the 6-row register blocks of both microkernels
 constexpr int64_t kKeyTile = 64;  // four 16-lane vectors of scores
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -35,18 +35,27 @@ struct Shapes {
 
 float load_value(const float* p, bool bf16) { return bf16 ? round_to_bf16(*p) : *p; }
 
-// kt[h][d][j] = k[j, h*hd + d] (zero for j >= lk); vp[h][j][d] = v[j, h*hd + d] (zero for d >= hd).
+// K^T in key tiles: for head h and key tile jt, a contiguous [hd][64] block holding k[64 jt + jj, h*hd + d] at
+// d * 64 + jj (zero past lk). Contiguous tiles matter: rows of one long [hd][lk] matrix are lk * 4 bytes apart,
+// and at lk = 4096 every row of a tile falls into the same L1 sets.
+// vp[h][j][d] = v[j, h*hd + d] (zero for d >= hd).
+int64_t key_tile_offset(const Shapes& s, int64_t h, int64_t j0) {
+  return (h * (s.lk_pad / kKeyTile) + j0 / kKeyTile) * s.hd * kKeyTile;
+}
+
 void pack_keys_values(const Tensor& k, const Tensor& v, const Shapes& s, bool bf16, std::vector<float>& kt,
                       std::vector<float>& vp) {
   kt.assign(static_cast<size_t>(s.heads * s.hd * s.lk_pad), 0.0f);
   vp.assign(static_cast<size_t>(s.heads * s.lk * s.hd_pad), 0.0f);
   const float* kp = k.data<float>();
   const float* vv = v.data<float>();
-  parallel_for(s.heads * s.hd, 1, [&](int64_t b, int64_t e) {
-    for (int64_t hd_row = b; hd_row < e; ++hd_row) {
-      const int64_t h = hd_row / s.hd, d = hd_row % s.hd;
-      float* out = kt.data() + hd_row * s.lk_pad;
-      for (int64_t j = 0; j < s.lk; ++j) out[j] = load_value(kp + j * s.width + h * s.hd + d, bf16);
+  const int64_t tiles = s.lk_pad / kKeyTile;
+  parallel_for(s.heads * tiles, 1, [&](int64_t b, int64_t e) {
+    for (int64_t ht = b; ht < e; ++ht) {
+      const int64_t h = ht / tiles, j0 = (ht % tiles) * kKeyTile;
+      float* out = kt.data() + key_tile_offset(s, h, j0);
+      for (int64_t j = j0; j < std::min(s.lk, j0 + kKeyTile); ++j)
+        for (int64_t d = 0; d < s.hd; ++d) out[d * kKeyTile + (j - j0)] = load_value(kp + j * s.width + h * s.hd + d, bf16);
     }
   });
   parallel_for(s.heads * s.lk, 16, [&](int64_t b, int64_t e) {
@@ -60,17 +69,16 @@ void pack_keys_values(const Tensor& k, const Tensor& v, const Shapes& s, bool bf
 
 // ---- AVX-512 path -----------------------------------------------------------------------------------------
 
-// scores[r][0..64) = (q[r] . kt[:, j0..j0+64)) * scale for MR query rows.
+// scores[r][0..64) = (q[r] . key tile) * scale for MR query rows; kt is one [hd][64] key tile.
 template <int MR>
-QDIT_AVX512 void scores_avx512(const float* q, int64_t hd, const float* kt, int64_t lk_pad, float scale,
-                               float* scores) {
+QDIT_AVX512 void scores_avx512(const float* q, int64_t hd, const float* kt, float scale, float* scores) {
   __m512 acc[MR][4];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
   for (int64_t d = 0; d < hd; ++d) {
-    const float* krow = kt + d * lk_pad;
+    const float* krow = kt + d * kKeyTile;
     __m512 kv[4];
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) kv[c] = _mm512_loadu_ps(krow + 16 * c);
@@ -96,15 +104,16 @@ QDIT_AVX512 void accumulate_avx512(const float* p, int64_t kv, const float* vp, 
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
     for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_loadu_ps(o + r * hd_pad + 16 * c);
+  // Registers: MR * NV accumulators + MR broadcast probabilities + one value vector (<= 31 of 32 at 6 x 4).
   for (int64_t j = 0; j < kv; ++j) {
-    __m512 vv[NV];
+    __m512 pv[MR];
 #pragma GCC unroll 8
-    for (int c = 0; c < NV; ++c) vv[c] = _mm512_loadu_ps(vp + j * hd_pad + 16 * c);
+    for (int r = 0; r < MR; ++r) pv[r] = _mm512_set1_ps(p[r * kKeyTile + j]);
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const __m512 pv = _mm512_set1_ps(p[r * kKeyTile + j]);
+    for (int c = 0; c < NV; ++c) {
+      const __m512 vv = _mm512_loadu_ps(vp + j * hd_pad + 16 * c);
 #pragma GCC unroll 8
-      for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_fmadd_ps(pv, vv[c], acc[r][c]);
+      for (int r = 0; r < MR; ++r) acc[r][c] = _mm512_fmadd_ps(pv[r], vv, acc[r][c]);
     }
   }
 #pragma GCC unroll 8
@@ -134,11 +143,7 @@ AccumulateKernels accumulate_kernels(int64_t nv) {
     case 1: return kernels_for<1>();
     case 2: return kernels_for<2>();
     case 3: return kernels_for<3>();
-    case 4: return kernels_for<4>();
-    case 5: return kernels_for<5>();
-    case 6: return kernels_for<6>();
-    case 7: return kernels_for<7>();
-    default: return kernels_for<8>();
+    default: return kernels_for<4>();
   }
 }
 
@@ -183,22 +188,23 @@ QDIT_AVX512 void attend_tile_avx512(const float* qsrc, int64_t h, int64_t q0, in
   std::fill(w.o.begin(), w.o.end(), 0.0f);
   std::fill(w.m.begin(), w.m.end(), kNegInf);
   std::fill(w.l.begin(), w.l.end(), 0.0f);
-  const float* kth = kt.data() + h * s.hd * s.lk_pad;
   const float* vph = vp.data() + h * s.lk * s.hd_pad;
   for (int64_t j0 = 0; j0 < s.lk; j0 += kKeyTile) {
     const int64_t kv = std::min(kKeyTile, s.lk - j0);
+    const float* tile = kt.data() + key_tile_offset(s, h, j0);
     int64_t r = 0;
     for (; r + 6 <= rows; r += 6)
-      scores_avx512<6>(w.q.data() + r * s.hd, s.hd, kth + j0, s.lk_pad, scale, w.scores.data() + r * kKeyTile);
+      scores_avx512<6>(w.q.data() + r * s.hd, s.hd, tile, scale, w.scores.data() + r * kKeyTile);
     for (; r < rows; ++r)
-      scores_avx512<1>(w.q.data() + r * s.hd, s.hd, kth + j0, s.lk_pad, scale, w.scores.data() + r * kKeyTile);
+      scores_avx512<1>(w.q.data() + r * s.hd, s.hd, tile, scale, w.scores.data() + r * kKeyTile);
     for (r = 0; r < rows; ++r) {
       const float corr = softmax_tile_avx512(w.scores.data() + r * kKeyTile, kv, w.m[r], w.l[r]);
       if (corr != 1.0f) scale_row_avx512(w.o.data() + r * s.hd_pad, s.hd_pad, corr);
     }
-    // Output features in chunks of at most 8 vectors (head dims above 128 take several passes).
-    for (int64_t c0 = 0; c0 < s.hd_pad; c0 += 128) {
-      const AccumulateKernels acc = accumulate_kernels(std::min<int64_t>(8, (s.hd_pad - c0) / 16));
+    // Output features in chunks of 4 vectors: 6 rows x 4 vectors need 4 value loads and 6 broadcasts per 24
+    // FMAs, where 3 rows x 8 vectors would need 8 + 3 (and keep the load ports busier than the FMA units).
+    for (int64_t c0 = 0; c0 < s.hd_pad; c0 += 64) {
+      const AccumulateKernels acc = accumulate_kernels(std::min<int64_t>(4, (s.hd_pad - c0) / 16));
       const float* vtile = vph + j0 * s.hd_pad + c0;
       for (r = 0; r + acc.rows <= rows; r += acc.rows)
         acc.block(w.scores.data() + r * kKeyTile, kv, vtile, s.hd_pad, w.o.data() + r * s.hd_pad + c0);
@@ -221,11 +227,11 @@ void attend_row_scalar(const float* qrow, int64_t h, const Shapes& s, const std:
   for (int64_t d = 0; d < s.hd; ++d) qv[d] = load_value(qrow + d, bf16);
   std::fill(o.begin(), o.end(), 0.0f);
   float m = kNegInf, l = 0.0f;
-  const float* kth = kt.data() + h * s.hd * s.lk_pad;
   const float* vph = vp.data() + h * s.lk * s.hd_pad;
   for (int64_t j = 0; j < s.lk; ++j) {
+    const float* tile = kt.data() + key_tile_offset(s, h, j - j % kKeyTile);
     float dot = 0.0f;
-    for (int64_t d = 0; d < s.hd; ++d) dot += qv[d] * kth[d * s.lk_pad + j];
+    for (int64_t d = 0; d < s.hd; ++d) dot += qv[d] * tile[d * kKeyTile + j % kKeyTile];
     const float sc = dot * scale;
     const float m_new = std::max(m, sc);
     const float corr = m == kNegInf ? 0.0f : std::exp(m - m_new);

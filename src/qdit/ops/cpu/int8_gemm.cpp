@@ -119,7 +119,10 @@ PanelPackedWeights pack_panels(const Tensor& w, int64_t k_multiple, int64_t pane
       for (int64_t j = 0; j < 16; ++j) {
         const int64_t row = panel * 16 + j;
         if (row >= n) break;
-        for (int64_t kk = 0; kk < k; ++kk) out[(kk / 4) * 64 + j * 4 + kk % 4] = src[row * k + kk];
+        const int8_t* in = src + row * k;
+        int64_t g = 0;
+        for (; 4 * g + 4 <= k; ++g) std::memcpy(out + g * 64 + j * 4, in + 4 * g, 4);
+        if (4 * g < k) std::memcpy(out + g * 64 + j * 4, in + 4 * g, static_cast<size_t>(k - 4 * g));
       }
     }
   });

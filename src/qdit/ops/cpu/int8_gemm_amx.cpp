@@ -51,9 +51,9 @@ __attribute__((target(QDIT_AMX_TARGET))) void configure_tiles() {
 
 __attribute__((target(QDIT_AMX_TARGET))) void release_tiles() { _tile_release(); }
 
-// acc (32 x 32 int32, row stride 32) = a[32 rows, kp] . (panels b0 | b1)^T.
+// Tiles 0..3 = a[32 rows, kp] . (panels b0 | b1)^T, the 32 x 32 block as four 16 x 16 int32 tiles.
 __attribute__((target(QDIT_AMX_TARGET))) void amx_block(const int8_t* a, int64_t lda, const int8_t* b0,
-                                                         const int8_t* b1, int64_t k_steps, int32_t* acc) {
+                                                         const int8_t* b1, int64_t k_steps) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -68,25 +68,47 @@ __attribute__((target(QDIT_AMX_TARGET))) void amx_block(const int8_t* a, int64_t
     _tile_dpbssd(2, 5, 6);
     _tile_dpbssd(3, 5, 7);
   }
+}
+
+// acc (32 x 32 int32, row stride 32) = tiles 0..3.
+__attribute__((target(QDIT_AMX_TARGET))) void store_block(int32_t* acc) {
   _tile_stored(0, acc, 128);
   _tile_stored(1, acc + 16, 128);
   _tile_stored(2, acc + 16 * 32, 128);
   _tile_stored(3, acc + 16 * 32 + 16, 128);
 }
 
-__attribute__((target(QDIT_INT8_EPILOGUE_TARGET))) void block_epilogue(const int32_t* acc, int64_t rows,
-                                                                       int64_t cols, const int32_t* add,
-                                                                       const float* scale, const float* bias,
-                                                                       const float* row_scale, float* y,
-                                                                       int64_t ldy) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* rs = row_scale ? row_scale + r : nullptr;
-    for (int64_t v = 0; v < 2; ++v) {
-      const int64_t left = cols - v * 16;
-      if (left <= 0) break;
-      const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
-      int8_epilogue_store(_mm512_load_si512(acc + r * 32 + v * 16), add + v * 16, scale + v * 16, rs,
-                          bias ? bias + v * 16 : nullptr, y + r * ldy + v * 16, m);
+// A stored block waiting for its epilogue.
+struct Block {
+  const int32_t* acc = nullptr;
+  int64_t rows = 0, cols = 0, r0 = 0, c0 = 0;
+};
+
+struct EpilogueArgs {
+  const int32_t* add;
+  const float* scale;
+  const float* bias;       // null: none
+  const float* row_scale;  // null: none
+  float* y;
+  int64_t ldy;
+};
+
+// The epilogue of one block, column constants held in registers across its rows.
+__attribute__((target(QDIT_INT8_EPILOGUE_TARGET))) void block_epilogue(const Block& b, const EpilogueArgs& e) {
+  for (int64_t v = 0; v < 2; ++v) {
+    const int64_t left = b.cols - v * 16;
+    if (left <= 0) break;
+    const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+    const int64_t c = b.c0 + v * 16;
+    const __m512i add = _mm512_loadu_si512(e.add + c);
+    const __m512 scale = _mm512_loadu_ps(e.scale + c);
+    const __m512 bias = e.bias ? _mm512_loadu_ps(e.bias + c) : _mm512_setzero_ps();
+    for (int64_t r = 0; r < b.rows; ++r) {
+      const __m512i sum = _mm512_add_epi32(_mm512_load_si512(b.acc + r * 32 + v * 16), add);
+      __m512 out = _mm512_mul_ps(_mm512_cvt_roundepi32_ps(sum, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), scale);
+      if (e.row_scale) out = _mm512_mul_ps(out, _mm512_set1_ps(e.row_scale[b.r0 + r]));
+      if (e.bias) out = _mm512_add_ps(out, bias);
+      _mm512_mask_storeu_ps(e.y + (b.r0 + r) * e.ldy + c, m, out);
     }
   }
 }
@@ -107,8 +129,13 @@ class AmxInt8Gemm final : public Int8Gemm {
     const int64_t row_tasks = (m + kRowTask - 1) / kRowTask;
     const int64_t k_steps = packed_.kp / 64;
     const float* bias = c_.bias.empty() ? nullptr : c_.bias.data();
+    const EpilogueArgs epilogue{c_.add.data(), c_.scale.data(), bias, row_scale, y, n_};
     parallel_for(col_tasks * row_tasks, 1, [&](int64_t tb, int64_t te) {
-      alignas(64) int32_t acc[kBlock * kBlock];
+      // Two block buffers: the epilogue of the previous block runs on the vector units while the tile unit
+      // computes the current one (program order: tile instructions, epilogue, then the store of the new block).
+      alignas(64) int32_t acc[2][kBlock * kBlock];
+      Block pending;
+      int buffer = 0;
       configure_tiles();
       for (int64_t task = tb; task < te; ++task) {
         const int64_t ct = task / row_tasks, rt = task % row_tasks;
@@ -118,13 +145,15 @@ class AmxInt8Gemm final : public Int8Gemm {
           const int8_t* b0 = packed_.panel(c0 / 16);
           const int8_t* b1 = packed_.panel(c0 / 16 + 1);
           for (int64_t r0 = rt * kRowTask; r0 < r_end; r0 += kBlock) {
-            amx_block(a.data + r0 * a.ld, a.ld, b0, b1, k_steps, acc);
-            block_epilogue(acc, std::min(kBlock, r_end - r0), std::min(kBlock, c_end - c0), c_.add.data() + c0,
-                           c_.scale.data() + c0, bias ? bias + c0 : nullptr, row_scale ? row_scale + r0 : nullptr,
-                           y + r0 * n_ + c0, n_);
+            amx_block(a.data + r0 * a.ld, a.ld, b0, b1, k_steps);
+            if (pending.acc) block_epilogue(pending, epilogue);
+            store_block(acc[buffer]);
+            pending = Block{acc[buffer], std::min(kBlock, r_end - r0), std::min(kBlock, c_end - c0), r0, c0};
+            buffer ^= 1;
           }
         }
       }
+      if (pending.acc) block_epilogue(pending, epilogue);
       release_tiles();
     });
   }
