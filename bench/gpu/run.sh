@@ -3,7 +3,7 @@
 #   1. record the card, driver, CUDA and PyTorch versions;
 #   2. configure and build test_ops and ops_cuda_bench with -DQDIT_CUDA=ON (sm_90a). Debian build dependencies
 #      the GPU image lacks (oneDNN, GoogleTest, Google Benchmark, RE2, nlohmann-json, pkgconf) come as .deb files
-#      in .gpudeps/ (carried; see bench/RESULTS.md) unpacked into a private prefix, never into /. cuBLAS(Lt)
+#      in .gpudeps/ (bench/gpu/fetch-deps.sh; carried) unpacked into a private prefix, never into /. cuBLAS(Lt)
 #      comes from the toolkit or from the NVIDIA pip wheels of the PyTorch image (cmake/QditCudaLibs.cmake);
 #   3. run the GPU tests, then compute-sanitizer memcheck and racecheck over them;
 #   4. run the GPU benchmarks and PyTorch's same-run baselines (bf16 matmul, cuDNN SDPA, copy);
