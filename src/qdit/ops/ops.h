@@ -73,6 +73,10 @@ void rmsnorm(Tensor& x, const Tensor& w, float eps);
 // cos/sin are F32 [T, head_dim/2] tables (built once per grid by wan code in float64, cast to fp32).
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
 
+// rmsnorm(x, w, eps) then rope(x, heads, cos, sin), the order Wan applies to q and k. The CPU backend does both
+// while a row is in L1 (one pass over memory); other backends run the two ops.
+void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
+
 // out[Lq, H*hd] = softmax(q k^T * scale) v per head; q [Lq, H*hd], k/v [Lk, H*hd]. Never materialises Lq x Lk.
 // BF16 precision rounds q, k, v to bf16 (fp32 softmax and accumulation).
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,

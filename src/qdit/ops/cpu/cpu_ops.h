@@ -16,6 +16,7 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
                Tensor& out);
 void rmsnorm(Tensor& x, const Tensor& w, float eps);
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
+void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p);
 void gelu_tanh(Tensor& x);

@@ -6,6 +6,7 @@
 #include "qdit/core/parallel.h"
 #include "qdit/ops/cpu/cpu_features.h"
 #include "qdit/ops/cpu/cpu_ops.h"
+#include "qdit/ops/cpu/row_kernels.h"
 #include "qdit/ops/cpu/row_sum.h"
 #include "qdit/ops/cpu/vec_math.h"
 
@@ -35,18 +36,20 @@ void rmsnorm_row_scalar(float* x, const float* w, int64_t d, float eps) {
 
 }  // namespace
 
+void rmsnorm_row(float* x, const float* w, int64_t d, float eps, bool avx512) {
+  if (avx512)
+    rmsnorm_row_avx512(x, w, d, eps);
+  else
+    rmsnorm_row_scalar(x, w, d, eps);
+}
+
 void rmsnorm(Tensor& x, const Tensor& w, float eps) {
   const int64_t t = x.dim(0), d = x.dim(1);
   float* xp = x.data<float>();
   const float* wp = w.data<float>();
   const bool avx512 = has_avx512();
   parallel_for(t, std::max<int64_t>(1, 4096 / d), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      if (avx512)
-        rmsnorm_row_avx512(xp + r * d, wp, d, eps);
-      else
-        rmsnorm_row_scalar(xp + r * d, wp, d, eps);
-    }
+    for (int64_t r = b; r < e; ++r) rmsnorm_row(xp + r * d, wp, d, eps, avx512);
   });
 }
 

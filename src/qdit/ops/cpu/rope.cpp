@@ -6,6 +6,7 @@
 #include "qdit/core/parallel.h"
 #include "qdit/ops/cpu/cpu_features.h"
 #include "qdit/ops/cpu/cpu_ops.h"
+#include "qdit/ops/cpu/row_kernels.h"
 #include "qdit/ops/cpu/vec_math.h"
 
 namespace qdit::ops::cpu {
@@ -44,6 +45,13 @@ void rope_row_scalar(float* x, const float* c, const float* s, int64_t heads, in
 
 }  // namespace
 
+void rope_row(float* x, const float* cos, const float* sin, int64_t heads, int64_t hd, bool avx512) {
+  if (avx512)
+    rope_row_avx512(x, cos, sin, heads, hd);
+  else
+    rope_row_scalar(x, cos, sin, heads, hd);
+}
+
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin) {
   const int64_t t = x.dim(0), hd = x.dim(1) / heads, half = hd / 2;
   float* xp = x.data<float>();
@@ -51,12 +59,7 @@ void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin) {
   const float* sp = sin.data<float>();
   const bool avx512 = has_avx512();
   parallel_for(t, std::max<int64_t>(1, 4096 / x.dim(1)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      if (avx512)
-        rope_row_avx512(xp + r * x.dim(1), cp + r * half, sp + r * half, heads, hd);
-      else
-        rope_row_scalar(xp + r * x.dim(1), cp + r * half, sp + r * half, heads, hd);
-    }
+    for (int64_t r = b; r < e; ++r) rope_row(xp + r * x.dim(1), cp + r * half, sp + r * half, heads, hd, avx512);
   });
 }
 
