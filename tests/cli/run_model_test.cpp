@@ -4,7 +4,10 @@
 
 #include <filesystem>
 
+#include <set>
+
 #include "cli/run_test_fixture.h"
+#include "qdit/load/plan.h"
 
 namespace qdit::runtest {
 namespace {
@@ -140,6 +143,27 @@ TEST(RunModel, PipelineTreeComponents) {
   const RunResult bad = run_qdit(tmp, {"run", tree, "--inputs", in_path, "--output", out, "--component", "vae"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("transformer_2"), std::string::npos) << bad.err;  // lists what exists
+}
+
+// The observer's layer names (what calibration keys its ranges by) are the loader's runtime names, layer for
+// layer, for a model with and without the I2V image branch.
+TEST(RunModel, ObserverNamesAreTheLoadersRuntimeNames) {
+  test::TempDir tmp;
+  const RunResult r = run_qdit(tmp, {"synth", "--variant", "wan2.1-i2v-14b", "--layers", "2", "--dim", "256",
+                                     "--heads", "2", "--ffn", "512", "--out", tmp.path() + "/i2v"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::filesystem::create_directories(tmp.path() + "/t2v");
+  write_component(tmp.path() + "/t2v", TinySpec{});
+  for (const char* dir : {"/i2v", "/t2v"}) {
+    const std::vector<load::ComponentPlan> plans = load::plan_checkpoint(tmp.path() + dir);
+    ASSERT_EQ(plans.size(), 1u);
+    ASSERT_TRUE(plans[0].ok()) << dir;
+    std::set<std::string> planned;
+    for (const load::LinearPlan& l : plans[0].linears) planned.insert(l.runtime);
+    const std::vector<std::string> observed = wan::runtime_layer_names(plans[0].config);
+    EXPECT_EQ(planned, std::set<std::string>(observed.begin(), observed.end())) << dir;
+    EXPECT_EQ(planned.size(), observed.size()) << dir;
+  }
 }
 
 }  // namespace
