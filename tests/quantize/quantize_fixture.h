@@ -35,10 +35,12 @@ inline SynthOptions tiny_synth(const std::string& out, NameSpace names = NameSpa
   return o;
 }
 
+// Latent 2x4x4 (8 tokens after the 2x2 patch) unless `height_width` says otherwise.
 inline std::string write_inputs(const std::string& path, const SynthOptions& model, uint64_t seed,
-                                float timestep = 500.0f) {
+                                float timestep = 500.0f, int64_t height_width = 4) {
   SynthInputOptions in;
-  in.frames = 2, in.height = 4, in.width = 4, in.text_tokens = 8, in.seed = seed, in.timestep = timestep;
+  in.frames = 2, in.height = height_width, in.width = height_width, in.text_tokens = 8, in.seed = seed;
+  in.timestep = timestep;
   write_synth_inputs(path, synth_config(model), in);
   return path;
 }
