@@ -80,6 +80,18 @@ TEST(Description, InvalidJsonNamesFileLineAndColumn) {
   EXPECT_EQ(parse_error_of("{\"a\": ").kind(), ErrorKind::Checkpoint);
 }
 
+// Found by fuzz/description_fuzz: nlohmann rejects a number beyond double range with out_of_range, not
+// parse_error, and that exception escaped the parser instead of becoming a qdit::Error.
+TEST(Description, NumberBeyondDoubleRangeIsACheckpointError) {
+  for (const char* bad : {"7E7777", R"({"group_size": 1e400})", R"({"a.weight": "W8A8", "metadata": [-1E999]})"}) {
+    Error e = parse_error_of(bad);
+    EXPECT_EQ(e.kind(), ErrorKind::Checkpoint) << bad;
+    EXPECT_EQ(e.context().file, "/ckpt/quant_model_description.json") << bad;
+    EXPECT_EQ(e.context().expected, "valid JSON") << bad;
+    EXPECT_NE(e.context().found.find("number overflow"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Description, NotAnObject) {
   for (const char* bad : {"[]", "\"W8A8\"", "3", "null"}) {
     Error e = parse_error_of(bad);

@@ -93,6 +93,14 @@ Description parse_description_text(const std::string& text, const std::string& p
     ctx.expected = "valid JSON";
     ctx.found = "a syntax error at " + line_column(text, e.byte == 0 ? 0 : e.byte - 1);
     fail_checkpoint("quantization description is not valid JSON", ctx);
+  } catch (const nlohmann::json::exception& e) {
+    // Not every rejection is a parse_error: a number literal beyond double range (1E400) is an out_of_range
+    // (406) that names the literal but carries no position.
+    ErrorContext ctx;
+    ctx.file = path;
+    ctx.expected = "valid JSON";
+    ctx.found = e.what();
+    fail_checkpoint("quantization description is not valid JSON", ctx);
   }
   if (!root.is_object()) {
     ErrorContext ctx;
