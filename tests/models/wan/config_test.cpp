@@ -186,6 +186,44 @@ TEST(WanConfigDiffusers, UnsupportedValues) {
   expect_checkpoint_error(j, {"freq_dim", "255"});
 }
 
+// Found by fuzz/wan_config_fuzz: num_attention_heads x attention_head_dim, and the schema's size products, were
+// computed with signed overflow (undefined behaviour) for huge but positive sizes; eps values that round to 0 or
+// infinity in fp32 were accepted as positive.
+TEST(WanConfigDiffusers, SizesPast64BitsAndEpsOutsideFp32AreCheckpointErrors) {
+  json j = diffusers_1_3b();
+  j["num_attention_heads"] = int64_t(1) << 32;
+  j["attention_head_dim"] = int64_t(1) << 32;
+  expect_checkpoint_error(j, {"'num_attention_heads'", "'attention_head_dim'", "4294967296 x 4294967296"});
+  for (const auto& [key, value] : std::vector<std::pair<const char*, int64_t>>{
+           {"attention_head_dim", int64_t(1) << 40}, {"out_channels", int64_t(1) << 62},
+           {"num_layers", INT64_MAX}, {"text_dim", INT64_MAX / 4}}) {
+    j = diffusers_1_3b();
+    j[key] = value;
+    SCOPED_TRACE(key);
+    expect_checkpoint_error(j, {"parameter count overflows 64 bits"});
+  }
+  // The largest text_dim that still fits parses (the bound is the count, not an arbitrary cap).
+  j = diffusers_1_3b();
+  j["text_dim"] = INT64_MAX / 1536 / 2;
+  EXPECT_EQ(parse(j).text_dim, INT64_MAX / 1536 / 2);
+  json native = native_1_3b();
+  native["dim"] = int64_t(1) << 62;
+  native["num_heads"] = 2;
+  expect_checkpoint_error(native, {"parameter count overflows 64 bits"});
+
+  for (double eps : {1e-50, 1e300}) {
+    j = diffusers_1_3b();
+    j["eps"] = eps;
+    expect_checkpoint_error(j, {"'eps'", "representable in fp32"});
+    native = native_1_3b();
+    native["eps"] = eps;
+    expect_checkpoint_error(native, {"'eps'", "representable in fp32"});
+  }
+  j = diffusers_1_3b();
+  j["eps"] = 1e-40;  // an fp32 subnormal: small, but still a positive fp32 value
+  EXPECT_GT(parse(j).eps, 0.0f);
+}
+
 TEST(WanConfigDiffusers, InconsistentImageBranch) {
   json j = diffusers_i2v_14b();
   j["added_kv_proj_dim"] = nullptr;

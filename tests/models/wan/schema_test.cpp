@@ -348,5 +348,56 @@ TEST(WanSchema, ImpossibleSizesAreUsageErrors) {
   }
 }
 
+TEST(WanSchema, CheckedParameterCountIsTheSchemasCount) {
+  for (const char* v : kVariants) {
+    const WanConfig c = released_config(v);
+    ASSERT_TRUE(checked_parameter_count(c).has_value()) << v;
+    EXPECT_EQ(*checked_parameter_count(c), parameter_count(build_schema(c))) << v;
+    EXPECT_EQ(*checked_parameter_count(c), closed_form(c).total) << v;
+  }
+  for (bool image : {false, true}) {
+    for (bool pos : {false, true}) {
+      if (pos && !image) continue;
+      const WanConfig c = tiny_config(image, pos);
+      ASSERT_TRUE(checked_parameter_count(c).has_value());
+      EXPECT_EQ(*checked_parameter_count(c), parameter_count(build_schema(c))) << image << pos;
+    }
+  }
+}
+
+// Found by fuzz/wan_config_fuzz: sizes whose products pass 2^63 made build_schema compute shapes and counts with
+// signed overflow (undefined behaviour) instead of failing.
+TEST(WanSchema, SizesWhoseCountOverflowsInt64AreUsageErrors) {
+  // D = 2, so the text MLP's first weight adds exactly 2 x text_dim: put the total one below and at 2^63 - 1.
+  WanConfig c = tiny_config(false, false);
+  c.dim = 2;
+  c.num_heads = 1;
+  c.text_dim = 1;
+  const int64_t rest = closed_form(c).total - 2;
+  c.text_dim = (INT64_MAX - 1 - rest) / 2;
+  ASSERT_TRUE(checked_parameter_count(c).has_value());
+  EXPECT_EQ(*checked_parameter_count(c), rest + 2 * c.text_dim);
+  EXPECT_EQ(parameter_count(build_schema(c)), rest + 2 * c.text_dim);
+  c.text_dim += 1;  // the total reaches 2^63 - 1 + (0 or 1): no longer below 2^63 - 1
+  EXPECT_FALSE(checked_parameter_count(c).has_value());
+
+  std::vector<WanConfig> huge(4, tiny_config(true, true));
+  huge[0].dim = int64_t(1) << 61;  // D x D alone overflows
+  huge[0].num_heads = 2;
+  huge[1].out_channels = int64_t(1) << 62;  // 4 x Cout overflows before the head's D
+  huge[2].num_layers = INT64_MAX / 2;       // each block is small, their number is not
+  huge[3].image_tokens = INT64_MAX / 8;     // only the FLF2V position embedding overflows
+  for (size_t i = 0; i < huge.size(); ++i) {
+    EXPECT_FALSE(checked_parameter_count(huge[i]).has_value()) << i;
+    try {
+      build_schema(huge[i]);
+      ADD_FAILURE() << "no error for case " << i;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage) << i;
+      EXPECT_NE(std::string(e.what()).find("overflows 64 bits"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qdit::wan

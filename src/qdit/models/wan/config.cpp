@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
 #include "qdit/core/error.h"
 #include "qdit/models/wan/error_context.h"
+#include "qdit/models/wan/schema.h"
 
 namespace qdit::wan {
 namespace {
@@ -63,6 +65,16 @@ class KeyReader {
     return d;
   }
 
+  // The norms apply eps in fp32: a value that became 0 or infinity there would silently change them.
+  float positive_fp32(const char* key) const {
+    const double d = positive_number(key);
+    if (d < std::numeric_limits<float>::denorm_min() || d > std::numeric_limits<float>::max()) {
+      fail("config key '" + std::string(key) + "' is out of range", "a positive number representable in fp32",
+           describe_value(j_.at(key)));
+    }
+    return static_cast<float>(d);
+  }
+
   std::string string(const char* key) const {
     const json& v = required(key, "a string");
     if (!v.is_string()) ill_typed(key, "a string", v);
@@ -106,14 +118,17 @@ void read_patch_size(const KeyReader& r, const json& v, WanConfig& c) {
 void read_diffusers(const KeyReader& r, WanConfig& c) {
   c.num_heads = r.positive_int("num_attention_heads");
   const int64_t head_dim = r.positive_int("attention_head_dim");
-  c.dim = c.num_heads * head_dim;
+  if (__builtin_mul_overflow(c.num_heads, head_dim, &c.dim)) {
+    r.fail("config keys 'num_attention_heads' x 'attention_head_dim' overflow 64 bits", "a model dim below 2^63",
+           std::to_string(c.num_heads) + " x " + std::to_string(head_dim));
+  }
   c.in_channels = r.positive_int("in_channels");
   c.out_channels = r.positive_int("out_channels");
   c.text_dim = r.positive_int("text_dim");
   c.freq_dim = r.positive_int("freq_dim");
   c.ffn_dim = r.positive_int("ffn_dim");
   c.num_layers = r.positive_int("num_layers");
-  c.eps = static_cast<float>(r.positive_number("eps"));
+  c.eps = r.positive_fp32("eps");
   read_patch_size(r, r.required("patch_size", "an array of 3 integers"), c);
   c.rope_max_seq_len = r.positive_int("rope_max_seq_len");
 
@@ -164,7 +179,7 @@ void read_native(const KeyReader& r, WanConfig& c) {
   c.out_channels = r.positive_int("out_dim");
   c.text_len = r.positive_int("text_len");
   c.freq_dim = r.positive_int("freq_dim");
-  c.eps = static_cast<float>(r.positive_number("eps"));
+  c.eps = r.positive_fp32("eps");
   c.model_type = r.string("model_type");
   if (c.model_type == "i2v") {
     c.has_image_branch = true;  // Wan2.1's reading; settle_image_branch() corrects it for Wan2.2 I2V
@@ -204,6 +219,13 @@ void check_sizes(const KeyReader& r, const WanConfig& c) {
   if (c.freq_dim % 2 != 0) {
     r.fail("freq_dim must be even (the timestep sinusoid is [cos | sin] halves)", "an even freq_dim",
            std::to_string(c.freq_dim));
+  }
+  // build_schema() multiplies these sizes in int64; a config must not reach it with products past 2^63.
+  if (!checked_parameter_count(c)) {
+    r.fail("the sizes are so large that the model's parameter count overflows 64 bits",
+           "a parameter count below 2^63",
+           "dim " + std::to_string(c.dim) + ", ffn_dim " + std::to_string(c.ffn_dim) + ", num_layers " +
+               std::to_string(c.num_layers));
   }
 }
 

@@ -1,5 +1,7 @@
 #include "qdit/models/wan/schema.h"
 
+#include <initializer_list>
+
 #include "qdit/core/error.h"
 #include "qdit/models/wan/error_context.h"
 
@@ -42,6 +44,28 @@ void check_config(const WanConfig& c) {
     fail_usage("invalid Wan config: the head dim must be even (RoPE rotates channel pairs)",
                file_context("", "an even head dim", std::to_string(c.head_dim())));
   }
+  // Shapes and the count are int64 products of the sizes; past int64 they would be undefined behaviour.
+  if (!checked_parameter_count(c)) {
+    fail_usage("invalid Wan config: sizes so large that the parameter count overflows 64 bits",
+               file_context("", "a parameter count below 2^63",
+                            "dim " + std::to_string(c.dim) + ", ffn_dim " + std::to_string(c.ffn_dim) +
+                                ", num_layers " + std::to_string(c.num_layers)));
+  }
+}
+
+// Saturating int64 arithmetic on non-negative values: INT64_MAX stands for "does not fit".
+int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+int64_t sat_sum(std::initializer_list<int64_t> terms) {
+  int64_t total = 0;
+  for (int64_t t : terms) total = sat_add(total, t);
+  return total;
 }
 
 class SchemaBuilder {
@@ -136,6 +160,30 @@ WanSchema build_schema(const WanConfig& c) {
   b.table("scale_shift_table", {1, 2, D}, ParamRole::Modulation);
   b.linear("proj_out", c.out_channels * patch, D, true);
   return b.finish();
+}
+
+std::optional<int64_t> checked_parameter_count(const WanConfig& c) {
+  const int64_t D = c.dim, F = c.ffn_dim, I = c.image_dim;
+  const int64_t patch = sat_mul(sat_mul(c.patch_t, c.patch_h), c.patch_w);
+  const int64_t linear_dd = sat_add(sat_mul(D, D), D);
+  const int64_t block = sat_sum({sat_mul(6, D),                                          // modulation table
+                                 sat_mul(8, linear_dd),                                  // attn1, attn2 q/k/v/out
+                                 sat_mul(4, D), sat_mul(2, D),                           // q/k RMSNorms, norm2
+                                 sat_add(sat_mul(F, D), F), sat_add(sat_mul(D, F), D),  // FFN
+                                 c.has_image_branch ? sat_add(sat_mul(2, linear_dd), D) : 0});
+  const int64_t out = sat_mul(c.out_channels, patch);
+  int64_t total = sat_sum({sat_add(sat_mul(sat_mul(D, c.in_channels), patch), D),  // patch embedding
+                           sat_add(sat_mul(D, c.freq_dim), D), linear_dd,           // time MLP
+                           sat_add(sat_mul(sat_mul(6, D), D), sat_mul(6, D)),       // time projection
+                           sat_add(sat_mul(D, c.text_dim), D), linear_dd,           // text MLP
+                           sat_mul(block, c.num_layers),                            // blocks
+                           sat_mul(2, D), sat_add(sat_mul(out, D), out)});          // head
+  if (c.has_image_branch) {
+    total = sat_sum({total, sat_mul(2, I), sat_add(sat_mul(I, I), I), sat_add(sat_mul(D, I), D), sat_mul(2, D),
+                     c.image_pos_embed ? sat_mul(c.image_tokens, I) : 0});
+  }
+  if (total == INT64_MAX) return std::nullopt;
+  return total;
 }
 
 int64_t parameter_count(const WanSchema& s) {

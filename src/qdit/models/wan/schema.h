@@ -3,6 +3,7 @@
 // slice taken from the rule list (rules.h), never typed by hand per layer. Shapes per wan-dit.md §2.1.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,11 @@ WanSchema build_schema(const WanConfig& c);
 
 // Total number of scalar parameters (sum over params of the product of the shape).
 int64_t parameter_count(const WanSchema& s);
+
+// parameter_count(build_schema(c)) from the sizes alone (wan-dit.md §2.1 in closed form), or nullopt when it
+// is not below INT64_MAX. Every shape's element count is one of its non-negative terms, so a count that fits
+// means no size product in the schema overflows. Expects positive sizes (build_schema and the config parser
+// check them first).
+std::optional<int64_t> checked_parameter_count(const WanConfig& c);
 
 }  // namespace qdit::wan
