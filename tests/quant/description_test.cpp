@@ -92,6 +92,20 @@ TEST(Description, NumberBeyondDoubleRangeIsACheckpointError) {
   }
 }
 
+// A metadata value nesting millions of levels used to overflow the stack when it was re-serialised with dump().
+TEST(Description, NestingBeyondTheBoundIsACheckpointError) {
+  const int n = 1'000'000;
+  Error e = parse_error_of("{\"metadata\": " + std::string(n, '[') + std::string(n, ']') + "}");
+  EXPECT_EQ(e.kind(), ErrorKind::Checkpoint);
+  EXPECT_EQ(e.context().file, "/ckpt/quant_model_description.json");
+  EXPECT_NE(std::string(e.what()).find("nests deeper"), std::string::npos) << e.what();
+  // Real metadata ("optional": {"quarot": {"rotation_map": {...}}}) is far inside the bound and kept verbatim.
+  const Description d = parse_description_text(
+      R"({"optional": {"quarot": {"rotation_map": {"global_rotation": "optional/quarot.safetensors"}}}})", "f");
+  EXPECT_EQ(d.metadata.at("optional"),
+            R"({"quarot":{"rotation_map":{"global_rotation":"optional/quarot.safetensors"}}})");
+}
+
 TEST(Description, NotAnObject) {
   for (const char* bad : {"[]", "\"W8A8\"", "3", "null"}) {
     Error e = parse_error_of(bad);

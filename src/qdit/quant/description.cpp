@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "qdit/core/error.h"
+#include "qdit/io/json_file.h"
 
 namespace qdit::quant {
 
@@ -84,6 +85,7 @@ bool is_metadata_key(std::string_view key) {
 }
 
 Description parse_description_text(const std::string& text, const std::string& path) {
+  check_json_nesting(text, path);
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(text);

@@ -224,6 +224,20 @@ TEST(WanConfigDiffusers, SizesPast64BitsAndEpsOutsideFp32AreCheckpointErrors) {
   EXPECT_GT(parse(j).eps, 0.0f);
 }
 
+// A value nesting millions of levels used to overflow the stack when an error message dumped it.
+TEST(WanConfigForm, NestingBeyondTheBoundIsACheckpointError) {
+  const int n = 1'000'000;
+  const std::string text = "{\"num_attention_heads\": " + std::string(n, '[') + std::string(n, ']') + "}";
+  try {
+    parse_wan_config_text(text, "/m/transformer/config.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Checkpoint);
+    EXPECT_NE(std::string(e.what()).find("/m/transformer/config.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nests deeper"), std::string::npos) << e.what();
+  }
+}
+
 TEST(WanConfigDiffusers, InconsistentImageBranch) {
   json j = diffusers_i2v_14b();
   j["added_kv_proj_dim"] = nullptr;

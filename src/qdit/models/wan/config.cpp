@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "qdit/core/error.h"
+#include "qdit/io/json_file.h"
 #include "qdit/models/wan/error_context.h"
 #include "qdit/models/wan/schema.h"
 
@@ -232,6 +233,7 @@ void check_sizes(const KeyReader& r, const WanConfig& c) {
 }  // namespace
 
 WanConfig parse_wan_config_text(const std::string& json_text, const std::string& path) {
+  check_json_nesting(json_text, path);
   json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     fail_checkpoint("config.json is not valid JSON", file_context(path, "a JSON object"));
