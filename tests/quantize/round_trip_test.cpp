@@ -9,6 +9,7 @@
 #include "qdit/models/wan/schema.h"
 #include "qdit/quantize/exclude_globs.h"
 #include "qdit/quantize/layer_quantizer.h"
+#include "qdit/quantize/quality_check.h"
 #include "qdit/quantize/quantizer.h"
 #include "quantize_fixture.h"
 
@@ -219,6 +220,36 @@ TEST(QuantizeRoundTrip, OptionAndSourceErrors) {
   const QuantizeReport rep = quantize_checkpoint(typo);
   ASSERT_EQ(rep.warnings.size(), 1u);
   EXPECT_NE(rep.warnings[0].find("*ffn.net.3*"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qdit::quantize
+
+namespace qdit::quantize {
+namespace {
+
+TEST(QuantizeCheck, ReportsTheRelativeErrorOfEachComponent) {
+  test::TempDir tmp;
+  const SynthOptions model = qtest::tiny_synth(tmp.path() + "/float", NameSpace::Diffusers, DType::BF16,
+                                               "wan2.2-t2v-a14b");
+  synthesize(model);
+  QuantizeOptions o;
+  o.src = model.out;
+  o.out = tmp.path() + "/q";
+  o.scheme = SchemeId::W8A8Dynamic;
+  o.layout = OutputLayout::MindIE;  // native folder names: the check must still pair the experts
+  quantize_checkpoint(o);
+  const std::string in = qtest::write_inputs(tmp.path() + "/in.safetensors", model, 4);
+  const auto r = check_quantization(o.src, o.out, in);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].component, "high_noise_model");
+  const double want = qtest::relative_l2(qtest::forward(qtest::plan_one(o.out, "high_noise_model"), in),
+                                         qtest::forward(qtest::plan_one(o.src, "transformer"), in));
+  EXPECT_DOUBLE_EQ(r[0].relative_error, want);
+  EXPECT_GT(r[1].relative_error, 0.0);
+  EXPECT_LT(r[1].relative_error, 0.02);
+  // The float model against itself: exactly 0.
+  EXPECT_EQ(check_quantization(o.src, o.src, in)[1].relative_error, 0.0);
 }
 
 }  // namespace

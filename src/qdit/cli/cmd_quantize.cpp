@@ -7,6 +7,7 @@
 #include "qdit/cli/commands.h"
 #include "qdit/core/error.h"
 #include "qdit/quantize/layer_quantizer.h"
+#include "qdit/quantize/quality_check.h"
 #include "qdit/quantize/quantizer.h"
 
 namespace qdit::cli {
@@ -52,6 +53,10 @@ int cmd_quantize(const Args& args) {
   app.add_option("--names", names,
                  "diffusers or native tensor names (default: the source's for ascendv1, native for mindie, "
                  "diffusers for repacked)");
+  std::string check;
+  app.add_option("--check", check,
+                 "after writing, run the float and the quantized model on this input file (`qdit run` form) and "
+                 "print the relative L2 error of the output");
   int code = 0;
   if (!parse_or_usage(app, args, code)) return code;
   opt.scheme = quantize::parse_target_scheme(scheme);
@@ -66,6 +71,10 @@ int cmd_quantize(const Args& args) {
                 c.quantized_layers, c.model_quant_type.c_str(), c.float_layers, static_cast<long long>(c.tensors),
                 static_cast<double>(c.bytes) / 1e6, quantize::name_space_name(c.names), c.weights_file.c_str(),
                 c.description_file.c_str());
+  if (!check.empty())
+    for (const auto& c : quantize::check_quantization(opt.src, opt.out, check))
+      std::printf("%s: relative L2 error of noise_pred vs the float model on %s: %.4f\n", c.component.c_str(),
+                  check.c_str(), c.relative_error);
   return 0;
 }
 
