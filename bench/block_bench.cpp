@@ -95,11 +95,72 @@ void BM_WanBlock(benchmark::State& state) {
   state.SetLabel(std::string(scheme_name(scheme)) + (precision == ops::Precision::FP32 ? " fp32" : " bf16"));
 }
 
+// The block's two heavy parts on their own, same shapes and buffers, so RESULTS.md can split a block's time into
+// linears, attention cores and the rest (norms, RoPE, modulation, GELU, residuals, activation quantization
+// outside the GEMM kernels is counted with the linears).
+void BM_WanBlockLinears(benchmark::State& state) {
+  const SchemeId scheme = static_cast<SchemeId>(state.range(0));
+  const ops::Precision p = static_cast<ops::Precision>(state.range(1));
+  const WanConfig c = block_config();
+  const int64_t L = VideoGrid{kFrames, kHeight, kWidth}.tokens(), D = c.dim;
+  const WanBlockWeights w = random_block(c, scheme);
+  test::Rng rng(13);
+  const Tensor x = test::random_normal_f32({L, D}, rng), text = test::random_normal_f32({c.text_len, D}, rng);
+  const Tensor h = test::random_normal_f32({L, c.ffn_dim}, rng);
+  Tensor y3 = Tensor::empty({L, 3 * D}, DType::F32), y = Tensor::empty({L, D}, DType::F32);
+  Tensor kv = Tensor::empty({c.text_len, 2 * D}, DType::F32), hid = Tensor::empty({L, c.ffn_dim}, DType::F32);
+  for (auto _ : state) {
+    ops::linear(x, w.self_qkv, y3, p);
+    ops::linear(x, w.self_out, y, p);
+    ops::linear(x, w.cross_q, y, p);
+    ops::linear(text, w.cross_kv, kv, p);
+    ops::linear(x, w.cross_out, y, p);
+    ops::linear(x, w.ffn_up, hid, p);
+    ops::linear(h, w.ffn_down, y, p);
+  }
+  const double flops = 2.0 * (static_cast<double>(L) * D * (6.0 * D + 2.0 * c.ffn_dim) + 512.0 * 2 * D * D);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(scheme_name(scheme)) + (p == ops::Precision::FP32 ? " fp32" : " bf16"));
+}
+
+void BM_WanBlockAttention(benchmark::State& state) {
+  const ops::Precision p = static_cast<ops::Precision>(state.range(0));
+  const WanConfig c = block_config();
+  const int64_t L = VideoGrid{kFrames, kHeight, kWidth}.tokens(), D = c.dim;
+  test::Rng rng(17);
+  const Tensor q = test::random_normal_f32({L, D}, rng), k = test::random_normal_f32({L, D}, rng);
+  const Tensor v = test::random_normal_f32({L, D}, rng);
+  const Tensor tk = test::random_normal_f32({c.text_len, D}, rng), tv = test::random_normal_f32({c.text_len, D}, rng);
+  Tensor out = Tensor::empty({L, D}, DType::F32);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim())));
+  for (auto _ : state) {
+    ops::attention(q, k, v, c.num_heads, scale, out, p);
+    ops::attention(q, tk, tv, c.num_heads, scale, out, p);
+  }
+  const double flops = 4.0 * L * (L + 512.0) * D;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(p == ops::Precision::FP32 ? "fp32" : "bf16");
+}
+
 BENCHMARK(BM_WanBlock)
     ->Args({static_cast<int>(SchemeId::Float), static_cast<int>(ops::Precision::FP32)})
     ->Args({static_cast<int>(SchemeId::W8A8Dynamic), static_cast<int>(ops::Precision::FP32)})
     ->Args({static_cast<int>(SchemeId::Float), static_cast<int>(ops::Precision::BF16)})
     ->Args({static_cast<int>(SchemeId::W8A8Dynamic), static_cast<int>(ops::Precision::BF16)})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+
+BENCHMARK(BM_WanBlockLinears)
+    ->Args({static_cast<int>(SchemeId::Float), static_cast<int>(ops::Precision::FP32)})
+    ->Args({static_cast<int>(SchemeId::W8A8Dynamic), static_cast<int>(ops::Precision::FP32)})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+
+BENCHMARK(BM_WanBlockAttention)
+    ->Arg(static_cast<int>(ops::Precision::FP32))
+    ->Arg(static_cast<int>(ops::Precision::BF16))
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
