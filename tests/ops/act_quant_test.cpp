@@ -16,11 +16,12 @@ using ops::cpu::Int8ActLayout;
 // The stored byte of row t, column c, as the signed code it stands for.
 int signed_code(const Int8ActBuffer& b, int64_t t, int64_t c) {
   const auto v = b.view();
-  const uint8_t byte = static_cast<uint8_t>(v.data[t * v.ld + c]);
+  const uint8_t byte = static_cast<uint8_t>(v.data[v.offset(t, c)]);
   return v.layout.u8_offset ? static_cast<int>(byte) - 128 : static_cast<int>(static_cast<int8_t>(byte));
 }
 
-const Int8ActLayout kLayouts[] = {{1, 1, false}, {1, 4, true}, {32, 64, false}};
+const Int8ActLayout kLayouts[] = {{1, 1, false, false}, {1, 4, true, false}, {32, 64, false, false},
+                                  {32, 64, false, true}};
 
 TEST(ActQuant, StaticTiesGoToEvenAndSaturate) {
   test_ops::for_each_cpu_path([] {
@@ -116,6 +117,17 @@ TEST(ActQuant, MatchesPlainFormulaOnRandomRows) {
         }
       }
   });
+}
+
+TEST(ActQuant, TiledLayoutPlacesSixteenRowBlocksContiguously) {
+  // Row t, column c of a tiled buffer with ld = 128: block (t / 16, c / 64) of 1 KiB, row t % 16, byte c % 64.
+  ops::cpu::Int8Activations v;
+  v.ld = 128;
+  v.layout = {32, 64, false, true};
+  EXPECT_EQ(v.offset(0, 0), 0);
+  EXPECT_EQ(v.offset(1, 0), 64);
+  EXPECT_EQ(v.offset(0, 64), 1024);
+  EXPECT_EQ(v.offset(17, 70), (1 * 2 + 1) * 1024 + 1 * 64 + 6);
 }
 
 TEST(ActQuant, NanBecomesQmin) {

@@ -71,6 +71,29 @@ TEST(Int8Gemm, IntegerPartIsExact) {
   }
 }
 
+TEST(Int8Gemm, ShapesSpanningSeveralTasksAndThreads) {
+  // Several row tasks (256 rows) and column tasks (up to 384 columns) of the AMX kernel, several row blocks of
+  // the VNNI kernel, ragged edges everywhere.
+  test_ops::Rand r(6);
+  const int64_t m = 600, n = 803, k = 200;
+  std::vector<float> a(static_cast<size_t>(m * k));
+  for (float& v : a) v = static_cast<float>(r.integer(-128, 127));
+  Tensor w = random_weight(n, k, r, -128, 127);
+  const std::vector<int64_t> acc = reference_acc(a, w, m);
+  for (Int8Kernel kernel : available_kernels()) {
+    SCOPED_TRACE(ops::cpu::int8_kernel_name(kernel));
+    Int8GemmSpec spec;
+    spec.weight = w;
+    spec.col_scale.assign(n, 1.0f);
+    auto gemm = ops::cpu::make_int8_gemm(kernel, spec);
+    Int8ActBuffer b;
+    codes_to_buffer(a, m, k, kernel, b);
+    Tensor y = test_ops::poisoned_f32({m, n});
+    gemm->run(b.view(), nullptr, y.data<float>());
+    for (int64_t i = 0; i < m * n; ++i) ASSERT_EQ(y.data<float>()[i], static_cast<float>(acc[i])) << "at " << i;
+  }
+}
+
 TEST(Int8Gemm, FusedEpilogueMatchesFloat64) {
   test_ops::Rand r(9);
   for (Int8Kernel kernel : available_kernels()) {

@@ -4,6 +4,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "qdit/core/parallel.h"
 #include "qdit/ops/cpu/cpu_features.h"
@@ -70,8 +71,26 @@ float max_abs_scalar(const float* x, int64_t k) {
 // Fills the padding rows [m, rows_padded) with the code of 0.
 void pad_rows(Int8ActBuffer& out) {
   const Int8Activations v = out.view();
-  const int64_t bytes = (v.rows_padded - v.rows) * v.ld;
-  if (bytes > 0) std::memset(out.data() + v.rows * v.ld, v.layout.u8_offset ? 0x80 : 0, bytes);
+  const int zero = v.layout.u8_offset ? 0x80 : 0;
+  if (!v.layout.tiled) {
+    const int64_t bytes = (v.rows_padded - v.rows) * v.ld;
+    if (bytes > 0) std::memset(out.data() + v.rows * v.ld, zero, bytes);
+    return;
+  }
+  for (int64_t t = v.rows; t < v.rows_padded; ++t)
+    for (int64_t c = 0; c < v.ld; c += 64) std::memset(out.data() + v.offset(t, c), zero, 64);
+}
+
+// Where row t's codes are written: straight into a row-major buffer, or into `scratch` (ld bytes) from which
+// store_row() scatters them into the 64-byte pieces of the tiled layout.
+int8_t* row_target(Int8ActBuffer& out, int64_t t, int8_t* scratch) {
+  const Int8Activations v = out.view();
+  return v.layout.tiled ? scratch : out.data() + v.offset(t, 0);
+}
+void store_row(Int8ActBuffer& out, int64_t t, const int8_t* scratch) {
+  const Int8Activations v = out.view();
+  if (!v.layout.tiled) return;
+  for (int64_t c = 0; c < v.ld; c += 64) std::memcpy(out.data() + v.offset(t, c), scratch + c, 64);
 }
 
 }  // namespace
@@ -91,14 +110,16 @@ void quantize_static(const float* x, int64_t m, int64_t k, float scale, float of
                      Int8ActBuffer& out) {
   out.shape(m, k, layout);
   const int64_t ld = out.view().ld;
-  int8_t* dst = out.data();
   const bool avx512 = has_avx512();
   parallel_for(m, std::max<int64_t>(1, 4096 / std::max<int64_t>(k, 1)), [&](int64_t b, int64_t e) {
+    std::vector<int8_t> scratch(layout.tiled ? static_cast<size_t>(ld) : 0);
     for (int64_t t = b; t < e; ++t) {
+      int8_t* dst = row_target(out, t, scratch.data());
       if (avx512)
-        quantize_row_avx512(x + t * k, k, ld, scale, offset, true, -128, 127, layout.u8_offset, dst + t * ld);
+        quantize_row_avx512(x + t * k, k, ld, scale, offset, true, -128, 127, layout.u8_offset, dst);
       else
-        quantize_row_scalar(x + t * k, k, ld, scale, offset, true, -128, 127, layout.u8_offset, dst + t * ld);
+        quantize_row_scalar(x + t * k, k, ld, scale, offset, true, -128, 127, layout.u8_offset, dst);
+      store_row(out, t, scratch.data());
     }
   });
   pad_rows(out);
@@ -108,18 +129,20 @@ void quantize_dynamic(const float* x, int64_t m, int64_t k, int qmin, int qmax, 
                       Int8ActBuffer& out, float* row_scale) {
   out.shape(m, k, layout);
   const int64_t ld = out.view().ld;
-  int8_t* dst = out.data();
   const bool avx512 = has_avx512();
   parallel_for(m, std::max<int64_t>(1, 4096 / std::max<int64_t>(k, 1)), [&](int64_t b, int64_t e) {
+    std::vector<int8_t> scratch(layout.tiled ? static_cast<size_t>(ld) : 0);
     for (int64_t t = b; t < e; ++t) {
       const float* row = x + t * k;
       const float max_abs = avx512 ? max_abs_avx512(row, k) : max_abs_scalar(row, k);
       const float s = std::max(max_abs / static_cast<float>(qmax), FLT_EPSILON);
       row_scale[t] = s;
+      int8_t* dst = row_target(out, t, scratch.data());
       if (avx512)
-        quantize_row_avx512(row, k, ld, s, 0.0f, false, qmin, qmax, layout.u8_offset, dst + t * ld);
+        quantize_row_avx512(row, k, ld, s, 0.0f, false, qmin, qmax, layout.u8_offset, dst);
       else
-        quantize_row_scalar(row, k, ld, s, 0.0f, false, qmin, qmax, layout.u8_offset, dst + t * ld);
+        quantize_row_scalar(row, k, ld, s, 0.0f, false, qmin, qmax, layout.u8_offset, dst);
+      store_row(out, t, scratch.data());
     }
   });
   pad_rows(out);

@@ -81,8 +81,8 @@ Int8ActLayout int8_act_layout(Int8Kernel k) {
   switch (k) {
     case Int8Kernel::Scalar: return {1, 1, false};
     case Int8Kernel::Vnni: return {1, 4, true};
-    // The AMX kernel computes 32 x 32 output blocks from 16 x 64 byte tiles.
-    case Int8Kernel::Amx: return {32, 64, false};
+    // 32 x 32 output blocks from 16 x 64-byte tiles, each activation tile one contiguous KiB.
+    case Int8Kernel::Amx: return {32, 64, false, true};
     case Int8Kernel::OneDnn: return {1, 1, false};
   }
   return {};

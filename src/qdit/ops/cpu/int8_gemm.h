@@ -42,12 +42,15 @@ Int8Kernel active_int8_kernel();
 // Forces a kernel for layers prepared from now on (tests, benchmarks); nullopt restores the default choice.
 void set_int8_kernel(std::optional<Int8Kernel> k);
 
-// How a kernel wants its quantized activations stored: row stride a multiple of k_multiple, the number of rows
-// a multiple of rows_multiple (padding rows and columns hold the code of 0), codes offset by +128 as u8 or not.
+// How a kernel wants its quantized activations stored: row length (ld) a multiple of k_multiple, the number
+// of rows a multiple of rows_multiple (padding rows and columns hold the code of 0), codes offset by +128 as u8
+// or not, and row-major or `tiled`: blocks of 16 rows x 64 columns, each block contiguous (one AMX tile of 1 KiB),
+// the blocks of a 16-row panel in column order, panel after panel.
 struct Int8ActLayout {
   int64_t rows_multiple = 1;
   int64_t k_multiple = 1;
   bool u8_offset = false;
+  bool tiled = false;
 };
 Int8ActLayout int8_act_layout(Int8Kernel k);
 
@@ -57,8 +60,12 @@ struct Int8Activations {
   int64_t rows = 0;         // M
   int64_t rows_padded = 0;  // M rounded up to the layout's rows_multiple
   int64_t k = 0;            // K
-  int64_t ld = 0;           // row stride in bytes, K rounded up to the layout's k_multiple
+  int64_t ld = 0;           // K rounded up to the layout's k_multiple (the row stride when not tiled)
   Int8ActLayout layout;
+  // Byte offset of row t, column c.
+  int64_t offset(int64_t t, int64_t c) const {
+    return layout.tiled ? ((t / 16) * (ld / 64) + c / 64) * 1024 + (t % 16) * 64 + c % 64 : t * ld + c;
+  }
 };
 
 // What a packed GEMM is built from. `weight` is I8 [N, K] row-major and is referenced, not copied, by kernels

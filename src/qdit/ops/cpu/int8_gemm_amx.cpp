@@ -1,8 +1,10 @@
 // The AMX-INT8 GEMM (Sapphire Rapids and later). tdpbssd multiplies signed by signed bytes, so activations stay
 // plain int8 codes. Eight tiles: four 16x16 int32 accumulators forming a 32x32 output block, two 16x64-byte
-// activation tiles (rows of the activation buffer, stride = its row length) and two 16x64-byte weight tiles
+// activation tiles (each one contiguous KiB of the tiled activation layout, which act_quant writes directly:
+// row-major rows 16 x K apart made the loads stall) and two 16x64-byte weight tiles
 // (16 consecutive k-groups of one panel of the shared packed layout, stride 64). Each 64-wide k step is four
-// tile loads and four tdpbssd. The block is stored to a 4 KiB stack buffer and the AVX-512 epilogue writes y.
+// tile loads and four tdpbssd. The block is stored to a 4 KiB stack buffer and the AVX-512 epilogue writes y
+// (overlapped with the tile work of the next block).
 // Activation rows are padded to 32 and K to 64 (int8_act_layout), weight panels to an even count, so every
 // tile is full; the epilogue simply skips padded rows and masks padded columns.
 #include "qdit/ops/cpu/int8_epilogue.h"  // first: it silences GCC 12 intrinsics warnings
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "qdit/core/error.h"
 #include "qdit/core/parallel.h"
 #include "qdit/ops/cpu/int8_kernels.h"
 
@@ -20,8 +23,12 @@ namespace {
 #define QDIT_AMX_TARGET "avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-int8"
 
 constexpr int64_t kBlock = 32;          // output rows and columns per tile block
-constexpr int64_t kRowTask = 256;       // rows per task
-constexpr int64_t kColTask = 64;        // columns per task
+
+// Work split, measured on this machine's CPU (bench/RESULTS.md): tasks of up to 256 rows x 384 columns; inside a
+// task, each 32-row block of activations is used against all of the task's column pairs before the next (it stays
+// in L1/L2) while the task's packed weights (384 x K) stay in L2.
+constexpr int64_t kRowTask = 256;
+constexpr int64_t kColTasks[] = {384, 192, 96, 64, 32};  // narrower when there are too few tasks for the threads
 
 struct alignas(64) TileConfig {
   uint8_t palette_id;
@@ -51,16 +58,32 @@ __attribute__((target(QDIT_AMX_TARGET))) void configure_tiles() {
 
 __attribute__((target(QDIT_AMX_TARGET))) void release_tiles() { _tile_release(); }
 
+// Where the activation tiles of a 32-row block are: the tile of rows 16h..16h+15 at k-step s starts at
+// rows[h] + s * step, its rows `stride` bytes apart.
+struct ActTiles {
+  const int8_t* rows[2];
+  int64_t stride;
+  int64_t step;
+};
+
+ActTiles act_tiles(const Int8Activations& a, int64_t r0) {
+  if (a.layout.tiled) {
+    const int8_t* p = a.data + a.offset(r0, 0);
+    return {{p, a.data + a.offset(r0 + 16, 0)}, 64, 1024};
+  }
+  return {{a.data + r0 * a.ld, a.data + (r0 + 16) * a.ld}, a.ld, 64};
+}
+
 // Tiles 0..3 = a[32 rows, kp] . (panels b0 | b1)^T, the 32 x 32 block as four 16 x 16 int32 tiles.
-__attribute__((target(QDIT_AMX_TARGET))) void amx_block(const int8_t* a, int64_t lda, const int8_t* b0,
-                                                         const int8_t* b1, int64_t k_steps) {
+__attribute__((target(QDIT_AMX_TARGET))) void amx_block(const ActTiles& a, const int8_t* b0, const int8_t* b1,
+                                                         int64_t k_steps) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
   for (int64_t s = 0; s < k_steps; ++s) {
-    _tile_loadd(4, a + s * 64, lda);
-    _tile_loadd(5, a + 16 * lda + s * 64, lda);
+    _tile_loadd(4, a.rows[0] + s * a.step, a.stride);
+    _tile_loadd(5, a.rows[1] + s * a.step, a.stride);
     _tile_loadd(6, b0 + s * 1024, 64);
     _tile_loadd(7, b1 + s * 1024, 64);
     _tile_dpbssd(0, 4, 6);
@@ -124,9 +147,15 @@ class AmxInt8Gemm final : public Int8Gemm {
   Int8Kernel kernel() const override { return Int8Kernel::Amx; }
 
   void run(const Int8Activations& a, const float* row_scale, float* y) const override {
+    QDIT_CHECK(a.layout.tiled && a.ld == packed_.kp, "AMX int8 GEMM needs tiled activations of the packed K");
     const int64_t m = a.rows;
-    const int64_t col_tasks = (n_ + kColTask - 1) / kColTask;
     const int64_t row_tasks = (m + kRowTask - 1) / kRowTask;
+    int64_t col_task = kColTasks[0];
+    for (int64_t c : kColTasks) {
+      col_task = c;
+      if (((n_ + c - 1) / c) * row_tasks >= num_threads()) break;
+    }
+    const int64_t col_tasks = (n_ + col_task - 1) / col_task;
     const int64_t k_steps = packed_.kp / 64;
     const float* bias = c_.bias.empty() ? nullptr : c_.bias.data();
     const EpilogueArgs epilogue{c_.add.data(), c_.scale.data(), bias, row_scale, y, n_};
@@ -137,26 +166,26 @@ class AmxInt8Gemm final : public Int8Gemm {
       Block pending;
       int buffer = 0;
       configure_tiles();
+      auto block = [&](int64_t r0, int64_t c0, int64_t r_end, int64_t c_end) {
+        amx_block(act_tiles(a, r0), packed_.panel(c0 / 16), packed_.panel(c0 / 16 + 1), k_steps);
+        if (pending.acc) block_epilogue(pending, epilogue);
+        store_block(acc[buffer]);
+        pending = Block{acc[buffer], std::min(kBlock, r_end - r0), std::min(kBlock, c_end - c0), r0, c0};
+        buffer ^= 1;
+      };
+      // Column-task-major: consecutive tasks of a thread share their weight columns.
       for (int64_t task = tb; task < te; ++task) {
         const int64_t ct = task / row_tasks, rt = task % row_tasks;
-        const int64_t c_end = std::min(n_, (ct + 1) * kColTask);
-        const int64_t r_end = std::min(m, (rt + 1) * kRowTask);
-        for (int64_t c0 = ct * kColTask; c0 < c_end; c0 += kBlock) {
-          const int8_t* b0 = packed_.panel(c0 / 16);
-          const int8_t* b1 = packed_.panel(c0 / 16 + 1);
-          for (int64_t r0 = rt * kRowTask; r0 < r_end; r0 += kBlock) {
-            amx_block(a.data + r0 * a.ld, a.ld, b0, b1, k_steps);
-            if (pending.acc) block_epilogue(pending, epilogue);
-            store_block(acc[buffer]);
-            pending = Block{acc[buffer], std::min(kBlock, r_end - r0), std::min(kBlock, c_end - c0), r0, c0};
-            buffer ^= 1;
-          }
-        }
+        const int64_t c_begin = ct * col_task, c_end = std::min(n_, (ct + 1) * col_task);
+        const int64_t r_begin = rt * kRowTask, r_end = std::min(m, (rt + 1) * kRowTask);
+        for (int64_t r0 = r_begin; r0 < r_end; r0 += kBlock)
+          for (int64_t c0 = c_begin; c0 < c_end; c0 += kBlock) block(r0, c0, r_end, c_end);
       }
       if (pending.acc) block_epilogue(pending, epilogue);
       release_tiles();
     });
   }
+
 
  private:
   PanelPackedWeights packed_;
