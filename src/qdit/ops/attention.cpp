@@ -3,6 +3,7 @@
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -25,6 +26,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
   if (out.raw() == q.raw() || out.raw() == k.raw() || out.raw() == v.raw())
     fail_internal("attention: out must not alias q, k or v", expected_found("distinct buffers"));
   if (lq == 0) return;
+  StageScope stage(Stage::Attention, 4.0 * static_cast<double>(lq) * lk * width);  // qdit bench
   if (device == Device::CPU) return cpu::attention(q, k, v, heads, scale, out, p);
 #ifdef QDIT_WITH_CUDA
   cuda::attention(q, k, v, heads, scale, out, p);

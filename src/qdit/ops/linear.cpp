@@ -3,6 +3,7 @@
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -37,6 +38,7 @@ void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
   if (x.raw() == y.raw() && t > 0)
     fail_internal("linear: y must not alias x", expected_found("distinct buffers", "", w.name));
   if (t == 0) return;
+  StageScope stage(Stage::Gemm, 2.0 * static_cast<double>(t) * w.out_features * w.in_features);  // qdit bench
   if (device == Device::CPU) return cpu::linear(x, w, y, p);
 #ifdef QDIT_WITH_CUDA
   cuda::linear(x, w, y, p);
