@@ -107,6 +107,17 @@ if [ -n "$BIN" ]; then
   fi
 fi
 
+# ---- benchmark scenarios (issue 5; bench/gpu/scenarios.sh owns this section) ------------------------------
+# Every `qdit bench --scenario` for the card found here, checked against bench/baselines.json (a regression or
+# a missing baseline for this card marks the step rc=1), each with its same-run PyTorch bf16 forward
+# (bench/gpu/torch_wan.py). About 2-3 minutes on an H100/H200: give QDIT_GPU_BUDGET_S room for it.
+if [ "${QDIT_GPU_SCENARIOS:-1}" = 1 ] && [ "${FOCUS:-all}" = all ]; then
+  note "benchmark scenarios: qdit bench --scenario ... --check bench/baselines.json, PyTorch same-run"
+  step scenarios timeout "$(left 300)" env QDIT_SCEN_OUT="$OUT/scenarios" bash bench/gpu/scenarios.sh \
+    >"$OUT/scenarios.log" 2>&1
+  grep -E "^(== |\||ok:|REGRESSION|no baseline|  (forward|peak))" "$OUT/scenarios.log" | tail -20
+fi
+
 note "steps"
 printf '%s\n' "${STATUS[@]}"
 note "summary"
