@@ -1,15 +1,19 @@
 // GPU benchmarks of the CUDA backend (issue 5 targets), timed with CUDA events on qdit's stream, inputs random
-// and generated on the device. Each GEMM shape is run three ways in the same process so ratios are same-run:
+// and generated on the device. Each GEMM shape is run several ways in the same process so ratios are same-run:
 //   W8A8DynamicLinear: ops::linear as the model calls it (per-token quantization of fp32 x + int8 GEMM with the
-//                      scales and bias in the epilogue, fp32 output);
-//   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations (last argument:
-//                      the tiled-kernel variant, 0 or 1, see int8_gemm.cu);
+//                      scales and bias in the epilogue, fp32 output); the label names the int8 kernel that the
+//                      selection rule (int8_gemm_path) picked for the shape;
+//   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations; arguments 4 and 5:
+//                      the kernel (cu::Int8Kernel, see internal.h) and the output (0 fp32, 1 bf16);
 //   Bf16GemmCublasLt:  the bf16 cuBLASLt GEMM (fp32 accumulate, fp32 output) that Float layers use.
 // Attention at Wan 14B's self-attention size and a device-to-device copy (the bandwidth ceiling) complete it.
-// bench/gpu/run.sh adds PyTorch's bf16 matmul and cuDNN SDPA as external baselines.
+// bench/gpu/run.sh adds PyTorch's bf16 matmul, int8 matmul (torch._int_mm, cuBLASLt) and cuDNN SDPA as
+// external baselines.
 #include <benchmark/benchmark.h>
 
 #include <functional>
+#include <string>
+#include <tuple>
 
 #include "gpu/fill.h"
 #include "qdit/ops/cuda/arena.h"
@@ -76,13 +80,22 @@ void BM_W8A8DynamicLinear(benchmark::State& state) {
   Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32);
   timed(state, [&] { ops::linear(x, w, y, ops::Precision::BF16); }, 2.0 * t * n * k,
         double(t) * k * 4 + double(n) * k + double(t) * n * 4);
+  // The kernel ops::linear's int8 GEMM runs at this shape (the arena's tensors are 256-byte aligned).
+  cu::Int8Gemm probe;
+  probe.a = w.weight.data<int8_t>();
+  probe.b = w.weight.data<int8_t>();
+  probe.m = t;
+  probe.n = n;
+  probe.k = k;
+  state.SetLabel(std::string(cu::device_info().name) + " | int8 kernel " + cu::int8_gemm_kernel_name(probe));
 }
 
 void BM_Int8GemmOnly(benchmark::State& state) {
-  int64_t t = state.range(0), n = state.range(1), k = state.range(2), variant = state.range(3);
+  int64_t t = state.range(0), n = state.range(1), k = state.range(2), kernel = state.range(3), bf16 = state.range(4);
   cu::ArenaScope scope;
   Tensor a = rand_i8({t, k}, 5), b = rand_i8({n, k}, 6), st = rand_f32({t}, 1e-3f, 1e-2f, 7),
-         sw = rand_f32({n}, 1e-4f, 1e-3f, 8), bias = rand_f32({n}, -1.0f, 1.0f, 9), y = dev({t, n}, DType::F32);
+         sw = rand_f32({n}, 1e-4f, 1e-3f, 8), bias = rand_f32({n}, -1.0f, 1.0f, 9),
+         y = dev({t, n}, bf16 ? DType::BF16 : DType::F32);
   cu::Int8Gemm g;
   g.a = a.data<int8_t>();
   g.b = b.data<int8_t>();
@@ -93,8 +106,11 @@ void BM_Int8GemmOnly(benchmark::State& state) {
   g.row_scale = st.data<float>();
   g.col_scale = sw.data<float>();
   g.bias = bias.data<float>();
-  timed(state, [&] { cu::int8_gemm_variant(g, cu::Int8Epilogue::Dynamic, int(variant)); }, 2.0 * t * n * k,
-        double(t) * k + double(n) * k + double(t) * n * 4);
+  g.out_bf16 = bf16 != 0;
+  const auto kind = static_cast<cu::Int8Kernel>(kernel);
+  timed(state, [&] { cu::int8_gemm_with(g, cu::Int8Epilogue::Dynamic, kind); }, 2.0 * t * n * k,
+        double(t) * k + double(n) * k + double(t) * n * (bf16 ? 2 : 4));
+  state.SetLabel(std::string(cu::device_info().name) + " | " + cu::int8_kernel_name(kind) + (bf16 ? " bf16 out" : " f32 out"));
 }
 
 void BM_QuantizePerToken(benchmark::State& state) {
@@ -138,14 +154,20 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_W8A8DynamicLinear)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-void gemm_shapes_variants(benchmark::internal::Benchmark* b) {
-  for (int v : {0, 1})
-    b->Args({32760, 5120, 5120, v})->Args({32760, 13824, 5120, v})->Args({32760, 5120, 13824, v})->Args({32760, 1536, 1536, v});
+void gemm_shapes_kernels(benchmark::internal::Benchmark* b) {
+  using K = cu::Int8Kernel;
+  for (K kernel : {K::Mma2Blocks, K::Sm90Tile128x224, K::Sm90Tile128x224Multicast, K::Sm90Tile256x128,
+                   K::Sm90Tile256x128Multicast})
+    for (int bf16 : {0, 1}) {
+      if (bf16 && kernel == K::Mma2Blocks) continue;
+      for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}, {32760, 1536, 1536}})
+        b->Args({t, n, k, int64_t(kernel), bf16});
+    }
 }
 
-BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_variants)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->Args({32760, 13824})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 

@@ -10,7 +10,27 @@
 #   5. print a short table (last, so it ends the output).
 # If the build on the GPU machine fails and .gpubin/ holds binaries built on the development machine, those run
 # instead, and the log says so loudly.
+# QDIT_GPU_FOCUS=int8 narrows a session to the int8 GEMM work (issue 5): the int8/linear GPU tests, the GEMM,
+# quantization and copy benchmarks, PyTorch's GEMM baselines (bf16 and cuBLASLt int8, no attention), the
+# sanitizers over the int8 tests, and a disassembly check that the Hopper kernel really issues IGMMA and
+# UTMALDG; no whole-model run.
 set -uo pipefail
+FOCUS=${QDIT_GPU_FOCUS:-all}
+export PATH="$PATH:/usr/local/cuda/bin"
+if [ "$FOCUS" = int8 ]; then
+  TEST_FILTER='*Int8GemmCuda*:*LinearCuda*'
+  BENCH_FILTER='BM_(W8A8|Int8|Bf16|Quantize|Copy)'
+  TORCH_ARGS=--gemm-only
+  SAN_FILTER='*Int8GemmCuda*:*LinearCuda.W8A8*:*LinearCuda.Quantization*'
+  RACE_FILTER='*LinearCuda.QuantizationAndInt32*'
+else
+  TEST_FILTER='*Cuda*'
+  BENCH_FILTER='.'
+  TORCH_ARGS=
+  # Sanitizers on the moderate shapes (the 160 MiB copy and the 32760-token attention would take minutes).
+  SAN_FILTER='*Cuda*:-*RoundTripSmallAndLarger*:*LargeSelfAttention*'
+  RACE_FILTER='*AttentionCuda.Bf16*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*'
+fi
 # Logs go to a private folder; the device tool returns only a few files, so $OUT (if set) receives a tarball of
 # all of them plus the JSON results and the table.
 RET=${OUT:-}
@@ -55,7 +75,15 @@ build() {
   timeout "$(left 200)" cmake --build build-gpu -j "$JOBS" --target test_ops ops_cuda_bench >"$OUT/build.log" 2>&1 || {
     grep -E "error|Error" "$OUT/build.log" | head -30; return 1; }
 }
-if step build build; then
+# QDIT_GPU_PREBUILT=DIR: run test_ops and ops_cuda_bench built on the development machine (same nvcc, sm_90a)
+# and carried in DIR, with DIR/BUILD_INFO saying from which tree; this skips a minute of device time and does
+# not depend on other folders of the tree compiling at that moment. Falls back to building here when the
+# binaries cannot load.
+PREBUILT=${QDIT_GPU_PREBUILT:-}
+if [ -n "$PREBUILT" ] && [ -x "$PREBUILT/test_ops" ] && ! ldd "$PREBUILT/test_ops" | grep -q "not found"; then
+  note "PREBUILT BINARIES from $PREBUILT: $(cat "$PREBUILT/BUILD_INFO" 2>/dev/null)"
+  BIN=$PREBUILT
+elif step build build; then
   BIN=build-gpu
 elif [ -x .gpubin/test_ops ]; then
   note "BUILD ON THE GPU MACHINE FAILED: running the binaries built on the development machine (.gpubin/)"
@@ -68,19 +96,56 @@ if [ -n "$BIN" ]; then
   ldd "$BIN/test_ops" | grep -E "not found|cublas|cudart|dnnl" | tee "$OUT/ldd.txt"
   # ---- tests ---------------------------------------------------------------------------------------------
   note "GPU tests"
-  step gpu_tests timeout "$(left 150)" "$BIN/test_ops" --gtest_filter='*Cuda*' --gtest_output=json:"$OUT/gtest.json" \
+  if [ "$FOCUS" = int8 ] && command -v cuobjdump >/dev/null; then
+    note "disassembly of the int8 kernels (instruction counts per kernel family)"
+    cuobjdump -sass "$BIN/test_ops" >"$OUT/test_ops.sass" 2>&1
+    python3 - "$OUT/test_ops.sass" <<'PY' | tee "$OUT/sass_summary.txt"
+import re, sys, collections
+fn, counts = None, collections.defaultdict(collections.Counter)
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"Function : (\S+)", line)
+    if m:
+        fn = "sm90" if "int8_gemm_sm90" in m.group(1) else ("mma" if "int8_gemm_mma" in m.group(1) else None)
+        continue
+    if fn:
+        for op in re.findall(r"\b(IGMMA\S*|HGMMA\S*|UTMALDG\S*|UTMAPF\S*|SYNCS\S*|USETMAXREG\S*|IMMA\S*|LDL\S*|STL\S*|WARPGROUP\S*)", line):
+            counts[fn][op.split(".")[0]] += 1
+for fn, c in counts.items():
+    print(fn, dict(sorted(c.items())))
+PY
+  fi
+  step gpu_tests timeout "$(left 150)" "$BIN/test_ops" --gtest_filter="$TEST_FILTER" --gtest_output=json:"$OUT/gtest.json" \
     >"$OUT/tests.log" 2>&1
   grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|Expected|Which is|rel_l2|error|Error" "$OUT/tests.log" | head -120
   # ---- benchmarks ----------------------------------------------------------------------------------------
   note "benchmarks"
-  step bench timeout "$(left 120)" "$BIN/ops_cuda_bench" --benchmark_out="$OUT/bench.json" --benchmark_out_format=json \
-    >"$OUT/bench.log" 2>&1
+  if [ "$FOCUS" = int8 ]; then
+    # One process per family, baselines first: a faulting kernel cannot take the baselines down with it.
+    for fam in 'BM_(Bf16|Quantize|Copy)' 'BM_Int8GemmOnly' 'BM_W8A8'; do
+      tag=$(echo "$fam" | tr -dc 'A-Za-z0-9')
+      step "bench_$tag" timeout "$(left 100)" "$BIN/ops_cuda_bench" --benchmark_filter="$fam" \
+        --benchmark_out="$OUT/bench_$tag.json" --benchmark_out_format=json >>"$OUT/bench.log" 2>&1
+    done
+    python3 - "$OUT" <<'PY'
+import glob, json, os, sys
+merged = {"benchmarks": []}
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "bench_BM*.json"))):
+    try:
+        merged["benchmarks"] += json.load(open(f)).get("benchmarks", [])
+    except Exception as e:
+        print("could not read", f, e)
+json.dump(merged, open(os.path.join(sys.argv[1], "bench.json"), "w"))
+PY
+  else
+    step bench timeout "$(left 120)" "$BIN/ops_cuda_bench" --benchmark_filter="$BENCH_FILTER" \
+      --benchmark_out="$OUT/bench.json" --benchmark_out_format=json >"$OUT/bench.log" 2>&1
+  fi
   tail -5 "$OUT/bench.log"
 fi
 note "PyTorch baselines"
-step torch_ref timeout "$(left 100)" env PYTHONUNBUFFERED=1 python3 bench/gpu/torch_ref.py >"$OUT/torch.json" 2>"$OUT/torch.log"
+step torch_ref timeout "$(left 100)" env PYTHONUNBUFFERED=1 python3 bench/gpu/torch_ref.py $TORCH_ARGS >"$OUT/torch.json" 2>"$OUT/torch.log"
 tail -3 "$OUT/torch.log"
-if [ "$BIN" = build-gpu ]; then
+if [ "$BIN" = build-gpu ] && [ "${FOCUS:-all}" = all ]; then
   note "whole model: qdit run --device cuda vs cpu"
   if timeout "$(left 120)" cmake --build build-gpu -j "$JOBS" --target qdit >"$OUT/build_qdit.log" 2>&1; then
     step e2e timeout "$(left 90)" bash bench/gpu/e2e.sh build-gpu/qdit /tmp/qdit-e2e >"$OUT/e2e.log" 2>&1
@@ -90,8 +155,6 @@ if [ "$BIN" = build-gpu ]; then
   fi
 fi
 if [ -n "$BIN" ]; then
-  # Sanitizers on the moderate shapes (the 160 MiB copy and the 32760-token attention would take minutes).
-  SAN_FILTER='*Cuda*:-*RoundTripSmallAndLarger*:*LargeSelfAttention*'
   if command -v compute-sanitizer >/dev/null; then
     note "compute-sanitizer memcheck"
     step memcheck timeout "$(left 120)" compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_ops" \
@@ -99,7 +162,7 @@ if [ -n "$BIN" ]; then
     grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/memcheck.log" | head -20
     note "compute-sanitizer racecheck"
     step racecheck timeout "$(left 90)" compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/test_ops" \
-      --gtest_filter='*AttentionCuda.Bf16*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*' \
+      --gtest_filter="$RACE_FILTER" \
       >"$OUT/racecheck.log" 2>&1
     grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|PASSED|FAILED" "$OUT/racecheck.log" | head -20
   else

@@ -299,7 +299,9 @@ TEST(LinearCuda, QuantizationAndInt32AccumulationAreExact) {
       ASSERT_EQ(0, std::memcmp(s_got.raw(), st.data(), st.size() * 4)) << "per-token scales differ";
 
       Tensor wd = to_gpu(w);
-      for (int variant : {0, 1}) {
+      // Every int8 kernel that takes these operands (K % 16 != 0: only the simple one).
+      for (int ki = 0; ki < ops::cuda::kInt8KernelCount; ++ki) {
+        const auto kernel = static_cast<ops::cuda::Int8Kernel>(ki);
         Tensor acc = poisoned_gpu({sh.t, sh.n}, DType::I32);
         ops::cuda::Int8Gemm g;
         g.a = xqd.data<int8_t>();
@@ -308,14 +310,15 @@ TEST(LinearCuda, QuantizationAndInt32AccumulationAreExact) {
         g.n = sh.n;
         g.k = sh.k;
         g.out = acc.raw();
-        ops::cuda::int8_gemm_variant(g, ops::cuda::Int8Epilogue::StoreS32, variant);
+        if (!ops::cuda::int8_kernel_accepts(kernel, g)) continue;
+        ops::cuda::int8_gemm_with(g, ops::cuda::Int8Epilogue::StoreS32, kernel);
         Tensor acc_got = to_cpu(acc);
         int64_t mismatches = 0;
         for (int64_t r = 0; r < sh.t; ++r)
           for (int64_t c = 0; c < sh.n; ++c)
             mismatches +=
                 acc_got.data<int32_t>()[r * sh.n + c] != dot_i64(&xq[r * sh.k], w.data<int8_t>() + c * sh.k, sh.k);
-        EXPECT_EQ(mismatches, 0) << "kernel " << ops::cuda::int8_gemm_kernel_name(g) << " variant " << variant;
+        EXPECT_EQ(mismatches, 0) << "kernel " << ops::cuda::int8_kernel_name(kernel);
       }
     }
   }
@@ -330,21 +333,26 @@ TEST(LinearCuda, Int32AccumulationAtExtremes) {
   std::memset(a.raw(), 0x80, a.nbytes());
   std::memset(b.raw(), 0x80, b.nbytes());
   b.data<int8_t>()[5 * k + 3] = 127;  // one column differs by a known amount
-  Tensor ad = to_gpu(a), bd = to_gpu(b), acc = poisoned_gpu({t, n}, DType::I32);
-  ops::cuda::Int8Gemm g;
-  g.a = ad.data<int8_t>();
-  g.b = bd.data<int8_t>();
-  g.m = t;
-  g.n = n;
-  g.k = k;
-  g.out = acc.raw();
-  ops::cuda::int8_gemm(g, ops::cuda::Int8Epilogue::StoreS32);
-  Tensor got = to_cpu(acc);
-  for (int64_t r = 0; r < t; ++r)
-    for (int64_t c = 0; c < n; ++c) {
-      int64_t want = c == 5 ? (k - 1) * 16384 + (-128 * 127) : k * 16384;
-      ASSERT_EQ(got.data<int32_t>()[r * n + c], want) << "row " << r << " col " << c;
-    }
+  Tensor ad = to_gpu(a), bd = to_gpu(b);
+  for (int ki = 0; ki < ops::cuda::kInt8KernelCount; ++ki) {
+    const auto kernel = static_cast<ops::cuda::Int8Kernel>(ki);
+    SCOPED_TRACE(ops::cuda::int8_kernel_name(kernel));
+    Tensor acc = poisoned_gpu({t, n}, DType::I32);
+    ops::cuda::Int8Gemm g;
+    g.a = ad.data<int8_t>();
+    g.b = bd.data<int8_t>();
+    g.m = t;
+    g.n = n;
+    g.k = k;
+    g.out = acc.raw();
+    ops::cuda::int8_gemm_with(g, ops::cuda::Int8Epilogue::StoreS32, kernel);
+    Tensor got = to_cpu(acc);
+    for (int64_t r = 0; r < t; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        int64_t want = c == 5 ? (k - 1) * 16384 + (-128 * 127) : k * 16384;
+        ASSERT_EQ(got.data<int32_t>()[r * n + c], want) << "row " << r << " col " << c;
+      }
+  }
 }
 #endif
 

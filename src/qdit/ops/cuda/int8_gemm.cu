@@ -5,9 +5,15 @@
 //
 // Tiling: a 256-thread block computes 128x128 outputs; 8 warps in 2 (M) x 4 (N), each 64x32; K advances by 128
 // bytes per stage through a 3-stage cp.async pipeline (96 KiB of shared memory, XOR-swizzled for ldmatrix).
+//
+// This file also holds the dispatcher over all int8 kernels (the Hopper ones live in int8_gemm_sm90.cu): which
+// kernel runs is a fixed rule on the operands, stated in internal.h and reported by int8_gemm_kernel_name.
+#include <climits>
 #include <mutex>
 
 #include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/int8_epilogue.cuh"
+#include "qdit/ops/cuda/int8_gemm_sm90.h"
 #include "qdit/ops/cuda/validate.h"
 #include "qdit/ops/cuda/internal.h"
 #include "qdit/ops/cuda/mma.cuh"
@@ -21,49 +27,13 @@ constexpr int kBM = 128, kBN = 128, kBK = 128, kStages = 3, kThreads = 256;
 constexpr int kChunks = kBK / 16;  // 16-byte chunks per tile row
 constexpr int kTileBytes = (kBM + kBN) * kBK;
 constexpr int kSmemBytes = kStages * kTileBytes;
-// Variant 0: no register cap (about 155 registers, one block of 8 warps per SM); variant 1: capped for two
-// blocks per SM. The benchmark times both in the same run; variant 1 was faster at every Wan shape on an H200
-// (607 vs 532 TOP/s at 32760x5120x5120, bench/RESULTS.md session 2), hence the default.
-constexpr int kDefaultInt8Variant = 1;
-
-template <Int8Epilogue E>
-__device__ __forceinline__ void store_out(const Int8Gemm& g, int64_t row, int64_t col, int acc) {
-  int64_t i = row * g.n + col;
-  if constexpr (E == Int8Epilogue::StoreS32) {
-    static_cast<int32_t*>(g.out)[i] = acc;
-  } else if constexpr (E == Int8Epilogue::Dynamic) {
-    float v = __fmul_rn(__fmul_rn(static_cast<float>(acc), g.col_scale[col]), g.row_scale[row]);
-    if (g.bias) v = __fadd_rn(v, g.bias[col]);
-    static_cast<float*>(g.out)[i] = v;
-  } else {
-    static_cast<float*>(g.out)[i] = __fmul_rn(static_cast<float>(acc + g.col_offset[col]), g.col_scale[col]);
-  }
-}
-
-// Two adjacent outputs (col even, n even: 8-byte aligned) in one store.
-template <Int8Epilogue E>
-__device__ __forceinline__ void store_pair(const Int8Gemm& g, int64_t row, int64_t col, int a0, int a1) {
-  int64_t i = row * g.n + col;
-  if constexpr (E == Int8Epilogue::StoreS32) {
-    *reinterpret_cast<int2*>(static_cast<int32_t*>(g.out) + i) = make_int2(a0, a1);
-  } else if constexpr (E == Int8Epilogue::Dynamic) {
-    float rs = g.row_scale[row];
-    float v0 = __fmul_rn(__fmul_rn(static_cast<float>(a0), g.col_scale[col]), rs);
-    float v1 = __fmul_rn(__fmul_rn(static_cast<float>(a1), g.col_scale[col + 1]), rs);
-    if (g.bias) {
-      v0 = __fadd_rn(v0, g.bias[col]);
-      v1 = __fadd_rn(v1, g.bias[col + 1]);
-    }
-    *reinterpret_cast<float2*>(static_cast<float*>(g.out) + i) = make_float2(v0, v1);
-  } else {
-    float v0 = __fmul_rn(static_cast<float>(a0 + g.col_offset[col]), g.col_scale[col]);
-    float v1 = __fmul_rn(static_cast<float>(a1 + g.col_offset[col + 1]), g.col_scale[col + 1]);
-    *reinterpret_cast<float2*>(static_cast<float*>(g.out) + i) = make_float2(v0, v1);
-  }
-}
+// The kernel int8_gemm runs whenever the operands allow it (see int8_gemm_path). Chosen by same-run
+// measurement (bench/RESULTS.md, session 4, H200): the 256x128 Hopper kernel was the fastest at every Wan
+// shape (1267-1373 TOP/s with its epilogue, against 1109-1364 for 128x224 and 654 for mma.sync).
+constexpr Int8Kernel kDefaultInt8Kernel = Int8Kernel::Sm90Tile256x128;
 
 template <Int8Epilogue E, int MinBlocks>
-__global__ void __launch_bounds__(kThreads, MinBlocks) int8_gemm_mma_kernel(const Int8Gemm g) {
+__global__ void __launch_bounds__(kThreads, MinBlocks) int8_gemm_mma_kernel(const Int8Gemm g, const bool vec) {
   extern __shared__ __align__(128) unsigned char smem[];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp >> 2, warp_n = warp & 3;
@@ -140,21 +110,21 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) int8_gemm_mma_kernel(cons
 
   const int grp = lane >> 2, tig = lane & 3;
 #pragma unroll
-  for (int mi = 0; mi < 4; ++mi)
+  for (int ni = 0; ni < 4; ++ni) {
+    const int64_t col = n0 + warp_n * 32 + ni * 8 + tig * 2;
+    if (col >= g.n) continue;
+    const bool second = col + 1 < g.n;
+    const ColPair c = load_col_pair<E>(g, col, second);
 #pragma unroll
-    for (int ni = 0; ni < 4; ++ni)
+    for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        int64_t row = m0 + warp_m * 64 + mi * 16 + grp + h * 8;
-        int64_t col = n0 + warp_n * 32 + ni * 8 + tig * 2;
+        const int64_t row = m0 + warp_m * 64 + mi * 16 + grp + h * 8;
         if (row >= g.m) continue;
-        if (col + 1 < g.n && (g.n & 1) == 0) {
-          store_pair<E>(g, row, col, acc[mi][ni][h * 2], acc[mi][ni][h * 2 + 1]);
-        } else {
-          if (col < g.n) store_out<E>(g, row, col, acc[mi][ni][h * 2]);
-          if (col + 1 < g.n) store_out<E>(g, row, col + 1, acc[mi][ni][h * 2 + 1]);
-        }
+        const float rs = E == Int8Epilogue::Dynamic ? g.row_scale[row] : 0.0f;
+        store_col_pair<E>(g, row, col, acc[mi][ni][h * 2], acc[mi][ni][h * 2 + 1], c, rs, second, vec && second);
       }
+  }
 }
 
 // For operands the tiled kernel cannot take (K not a multiple of 16, misaligned pointers): one thread per
@@ -168,14 +138,12 @@ __global__ void int8_gemm_simple_kernel(const Int8Gemm g) {
     const int8_t* b = g.b + col * g.k;
     int acc = 0;
     for (int64_t k = 0; k < g.k; ++k) acc += int(a[k]) * int(b[k]);
-    store_out<E>(g, row, col, acc);
+    const float rs = E == Int8Epilogue::Dynamic ? g.row_scale[row] : 0.0f;
+    store_col_pair<E>(g, row, col, acc, 0, load_col_pair<E>(g, col, false), rs, false, false);
   }
 }
 
-bool tiled_ok(const Int8Gemm& g) {
-  auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; };
-  return g.k % 16 == 0 && aligned(g.a) && aligned(g.b);
-}
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 template <Int8Epilogue E, int MinBlocks>
 void launch_mma(const Int8Gemm& g) {
@@ -185,47 +153,80 @@ void launch_mma(const Int8Gemm& g) {
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
   });
   dim3 grid(static_cast<unsigned>((g.n + kBN - 1) / kBN), static_cast<unsigned>((g.m + kBM - 1) / kBM));
-  int8_gemm_mma_kernel<E, MinBlocks><<<grid, kThreads, kSmemBytes, stream()>>>(g);
+  int8_gemm_mma_kernel<E, MinBlocks><<<grid, kThreads, kSmemBytes, stream()>>>(g, int8_pair_stores_ok(g, E));
+  QDIT_CUDA_LAUNCH_CHECK("int8_gemm_mma_kernel");
 }
 
 template <Int8Epilogue E>
-void launch(const Int8Gemm& g, int variant) {
-  if (tiled_ok(g)) {
-    if (variant == 1)
-      launch_mma<E, 2>(g);
-    else
-      launch_mma<E, 1>(g);
-    QDIT_CUDA_LAUNCH_CHECK("int8_gemm_mma_kernel");
-  } else {
-    int8_gemm_simple_kernel<E><<<blocks_for(g.m * g.n, 256), 256, 0, stream()>>>(g);
-    QDIT_CUDA_LAUNCH_CHECK("int8_gemm_simple_kernel");
+void launch(const Int8Gemm& g, Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::Mma1Block: launch_mma<E, 1>(g); break;
+    case Int8Kernel::Mma2Blocks: launch_mma<E, 2>(g); break;
+    case Int8Kernel::Simple:
+      int8_gemm_simple_kernel<E><<<blocks_for(g.m * g.n, 256), 256, 0, stream()>>>(g);
+      QDIT_CUDA_LAUNCH_CHECK("int8_gemm_simple_kernel");
+      break;
+    default: int8_gemm_sm90(g, E, kernel); break;
   }
 }
 
 }  // namespace
 
-const char* int8_gemm_kernel_name(const Int8Gemm& g) { return tiled_ok(g) ? "mma" : "simple"; }
+const char* int8_kernel_name(Int8Kernel k) {
+  switch (k) {
+    case Int8Kernel::Mma1Block: return "mma_1block";
+    case Int8Kernel::Mma2Blocks: return "mma_2blocks";
+    case Int8Kernel::Sm90Tile128x224: return "sm90_128x224";
+    case Int8Kernel::Sm90Tile128x224Multicast: return "sm90_128x224_mc2";
+    case Int8Kernel::Sm90Tile256x128: return "sm90_256x128";
+    case Int8Kernel::Sm90Tile256x128Multicast: return "sm90_256x128_mc2";
+    case Int8Kernel::Simple: return "simple";
+  }
+  return "unknown";
+}
 
-void int8_gemm(const Int8Gemm& g, Int8Epilogue e) { int8_gemm_variant(g, e, kDefaultInt8Variant); }
+bool int8_kernel_accepts(Int8Kernel kernel, const Int8Gemm& g) {
+  const bool k16 = g.k % 16 == 0 && aligned16(g.a) && aligned16(g.b);
+  switch (kernel) {
+    case Int8Kernel::Simple: return true;
+    case Int8Kernel::Mma1Block:
+    case Int8Kernel::Mma2Blocks: return k16 && g.m <= int64_t(65535) * kBM;
+    default:  // Sm90*: TMA coordinates are 32-bit
+      return k16 && g.k > 0 && g.m <= INT_MAX && g.n <= INT_MAX;
+  }
+}
 
-void int8_gemm_variant(const Int8Gemm& g, Int8Epilogue e, int variant) {
+Int8Kernel int8_gemm_path(const Int8Gemm& g) {
+  return int8_kernel_accepts(kDefaultInt8Kernel, g) ? kDefaultInt8Kernel : Int8Kernel::Simple;
+}
+
+const char* int8_gemm_kernel_name(const Int8Gemm& g) { return int8_kernel_name(int8_gemm_path(g)); }
+
+void int8_gemm(const Int8Gemm& g, Int8Epilogue e) { int8_gemm_with(g, e, int8_gemm_path(g)); }
+
+void int8_gemm_with(const Int8Gemm& g, Int8Epilogue e, Int8Kernel kernel) {
   QDIT_CHECK(g.a && g.b && g.out, "int8_gemm: null operand");
   QDIT_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "int8_gemm: negative size");
   // Exactness of the int32 accumulation (modelslim-format.md §3): |acc| <= K * 128 * 128 must stay below 2^31.
   if (g.k > (int64_t(1) << 31) / (128 * 128) - 1)
     fail_internal("int8_gemm: K too large for exact int32 accumulation",
                   err_ctx("K <= 131071", "K = " + std::to_string(g.k)));
+  if (e == Int8Epilogue::StoreS32 && g.out_bf16)
+    fail_internal("int8_gemm: the int32 test epilogue has no bf16 output", err_ctx("out_bf16 = false", "true"));
+  if (!int8_kernel_accepts(kernel, g))
+    fail_internal(std::string("int8_gemm: kernel ") + int8_kernel_name(kernel) + " cannot take these operands",
+                  err_ctx("K % 16 == 0 (K > 0 for sm90), a and b 16-byte aligned, M within the kernel's grid",
+                          "M = " + std::to_string(g.m) + ", K = " + std::to_string(g.k)));
   if (g.m == 0 || g.n == 0) return;
-  QDIT_CHECK(g.m <= int64_t(65535) * kBM, "int8_gemm: too many rows for one launch");
   switch (e) {
-    case Int8Epilogue::StoreS32: launch<Int8Epilogue::StoreS32>(g, variant); break;
+    case Int8Epilogue::StoreS32: launch<Int8Epilogue::StoreS32>(g, kernel); break;
     case Int8Epilogue::Dynamic:
       QDIT_CHECK(g.row_scale && g.col_scale, "int8_gemm: dynamic epilogue needs both scales");
-      launch<Int8Epilogue::Dynamic>(g, variant);
+      launch<Int8Epilogue::Dynamic>(g, kernel);
       break;
     case Int8Epilogue::Static:
       QDIT_CHECK(g.col_scale && g.col_offset, "int8_gemm: static epilogue needs deq_scale and quant_bias");
-      launch<Int8Epilogue::Static>(g, variant);
+      launch<Int8Epilogue::Static>(g, kernel);
       break;
   }
 }

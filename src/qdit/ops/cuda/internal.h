@@ -25,8 +25,9 @@ void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq);
 
 // acc[t,n] = sum_k a[t,k] * b[n,k] over int8 inputs, exact int32. The epilogue decides what is stored:
 //   StoreS32: out I32 = acc                                  (tests: the integer part alone)
-//   Dynamic:  out F32 = acc * col_scale[n] * row_scale[t] + bias[n]   (bias may be null)
-//   Static:   out F32 = (acc + col_offset[n]) * col_scale[n]
+//   Dynamic:  out = acc * col_scale[n] * row_scale[t] + bias[n]   (bias may be null)
+//   Static:   out = (acc + col_offset[n]) * col_scale[n]
+// Dynamic and Static store F32, or BF16 (rounded to nearest even) when out_bf16 is set.
 enum class Int8Epilogue { StoreS32, Dynamic, Static };
 struct Int8Gemm {
   const int8_t* a = nullptr;  // [M, K] activations
@@ -37,12 +38,36 @@ struct Int8Gemm {
   const float* col_scale = nullptr;
   const float* bias = nullptr;
   const int32_t* col_offset = nullptr;
+  bool out_bf16 = false;
 };
+
+// The int8 GEMM kernels. Which one runs is a fixed rule on the operands (int8_gemm_path), never a fallback
+// after a failure:
+//   Sm90*   Hopper kernels (wgmma + TMA, warp-specialised, persistent): K % 16 == 0, K > 0, a and b 16-byte
+//           aligned (the TMA's global-stride and address rules; K tails inside the last 128-byte k-block are
+//           zero-filled by the copy engine, which adds nothing to the exact sums);
+//   Mma*    the mma.sync kernel (K % 16 == 0, a and b 16-byte aligned), kept for comparison and for the tests;
+//   Simple  one thread per output, any K and alignment (K % 16 != 0, misaligned operands).
+enum class Int8Kernel {
+  Mma1Block,         // mma.sync, 128x128 tiles, one 8-warp block per SM
+  Mma2Blocks,        // mma.sync, register-capped for two blocks per SM
+  Sm90Tile128x224,   // wgmma m64n224k32: 2 consumer warpgroups x 64 rows, 5-stage pipeline
+  Sm90Tile128x224Multicast,  // the same on 2-CTA clusters; each CTA loads half of the weight tile for both
+  Sm90Tile256x128,   // wgmma m64n128k32 x 2 per consumer warpgroup (128 rows each), 4-stage pipeline
+  Sm90Tile256x128Multicast,
+  Simple,
+};
+constexpr int kInt8KernelCount = 7;
+const char* int8_kernel_name(Int8Kernel k);
+// The kernel int8_gemm runs for these operands.
+Int8Kernel int8_gemm_path(const Int8Gemm& g);
 void int8_gemm(const Int8Gemm& g, Int8Epilogue e);
-// The same with an explicit tiled-kernel variant (0: one 8-warp block per SM, 1: register-capped for two), for
-// the benchmark's same-run comparison and the tests of both.
-void int8_gemm_variant(const Int8Gemm& g, Int8Epilogue e, int variant);
-// Which int8 kernel int8_gemm picks for these operands ("mma" = the tiled tensor-core kernel).
+// The same with an explicit kernel, for the benchmark's same-run comparison and the tests of each. Asking for a
+// tiled kernel (Mma*, Sm90*) on operands it cannot take is an error, not a silent switch.
+void int8_gemm_with(const Int8Gemm& g, Int8Epilogue e, Int8Kernel kernel);
+// Whether `kernel` accepts these operands.
+bool int8_kernel_accepts(Int8Kernel kernel, const Int8Gemm& g);
+// Name of the kernel int8_gemm runs for these operands (e.g. "sm90_128x224").
 const char* int8_gemm_kernel_name(const Int8Gemm& g);
 
 // y[T,N] (F32) = x[T,K] w[N,K]^T (+ bias[N]) through cuBLASLt with fp32 accumulation. x and w are both F32

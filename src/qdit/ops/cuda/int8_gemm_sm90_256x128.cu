@@ -1,0 +1,8 @@
+// The Hopper int8 GEMM instantiated for 256 x 128 tiles (its own translation unit: ptxas time).
+#include "qdit/ops/cuda/int8_gemm_sm90_kernel.cuh"
+
+namespace qdit::ops::cuda::sm90_gemm {
+
+void launch_256x128(const Int8Gemm& g, Int8Epilogue e) { launch_epilogue<128, 2, 1>(g, e); }
+
+}  // namespace qdit::ops::cuda::sm90_gemm

@@ -1,0 +1,293 @@
+// Int8 x int8 -> exact int32 GEMM for Hopper (sm_90a), the kernel template and its launcher. "TN" like the
+// mma.sync kernel (activations [M,K] and weights [N,K], both K-contiguous), with the dequantizing epilogue
+// applied to the accumulators in registers.
+//
+// Why this shape of kernel: mma.sync tops out near 600 TOP/s on an H200 (bench/RESULTS.md sessions 1-3); the
+// int8 rate of Hopper needs the warpgroup MMA (wgmma), which reads both operands from shared memory, so the
+// kernel is built around keeping the tensor cores fed:
+//  - one producer warpgroup (a single thread issues bulk tensor copies, TMA, into 128-byte-swizzled shared
+//    memory) and two consumer warpgroups (wgmma + epilogue), the producer's registers given to the consumers
+//    (setmaxnreg);
+//  - a ring of pipeline stages (128 bytes of K each) guarded by "full" (copy landed) and "empty" (MMAs done)
+//    mbarriers; the producer runs ahead across tile boundaries, so it refills stages while consumers store;
+//  - persistent CTAs walking the tiles in bands of rows, so the tiles in flight share operands in L2;
+//  - optionally 2-CTA clusters on vertically adjacent tiles: each CTA loads half of the shared weight tile and
+//    multicasts it to both, halving the weight traffic from L2.
+// Tiles: BM = 2 consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
+// integer wgmma stops at N = 224). K tails and M/N edges are zero-filled by the copy engine (zeros add nothing
+// to the exact sums); the epilogue stores only rows < M and columns < N.
+//
+// Each tile configuration is instantiated in its own translation unit (int8_gemm_sm90_<tile>.cu) so that the
+// heavy ptxas work builds in parallel; int8_gemm_sm90.cu holds the tensor-map encoding and the dispatch.
+#pragma once
+#include <cuda.h>
+
+#include <algorithm>
+#include <string>
+
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/hopper.cuh"
+#include "qdit/ops/cuda/int8_epilogue.cuh"
+#include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/cuda/validate.h"
+
+namespace qdit::ops::cuda::sm90_gemm {
+
+using namespace sm90;
+
+constexpr int kBK = 128;        // bytes (= int8 elements) of K per stage: exactly one 128-byte swizzle row
+constexpr int kConsumers = 2;   // consumer warpgroups per CTA
+constexpr int kThreads = 128 * (1 + kConsumers);
+constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 40 * 128 + 232 * 256 = 64512 <= 65536 registers
+constexpr int kSmemLimit = 227 * 1024;                   // opt-in shared memory per block on H100/H200
+constexpr int kBandRows = 2048;                          // rows of activations per band of the tile order
+
+template <int BN, int MR, int CM>
+struct Tile {
+  static_assert(CM == 1 || CM == 2, "clusters of 1 or 2 CTAs");
+  static constexpr int kRowsPerWg = 64 * MR;
+  static constexpr int BM = kRowsPerWg * kConsumers;
+  static constexpr int kABytes = BM * kBK, kBBytes = BN * kBK, kStageBytes = kABytes + kBBytes;
+  static constexpr int kBarrierBytes = 256;
+  static constexpr int kStages = (kSmemLimit - 1024 - kBarrierBytes) / kStageBytes;
+  static constexpr int kSmemBytes = kStages * kStageBytes + 1024 + kBarrierBytes;  // + realignment slack
+  static constexpr int kBoxRowsB = BN / CM;  // weight rows each CTA of a cluster loads (and multicasts)
+  static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0 && (kBoxRowsB * kBK) % 1024 == 0,
+                "every operand tile must start on a 1024-byte swizzle atom");
+  static_assert(BM <= 256 && kBoxRowsB <= 256, "a TMA box has at most 256 rows");
+  static_assert(kStages >= 3 && 16 * kStages <= kBarrierBytes, "pipeline depth");
+};
+
+// Persistent tile order. A unit is CM vertically adjacent tiles (one per CTA of a cluster, same weight
+// columns). Units are walked in bands of `band_units` unit-rows, column by column inside a band, so the ~130
+// tiles in flight cover a few thousand activation rows and a slice of weight columns, both held in L2.
+struct Schedule {
+  int m_tiles = 0, n_tiles = 0, m_units = 0, units = 0, band_units = 1;
+  __device__ __forceinline__ void unit_tile(int u, int& mu, int& nb) const {
+    const int per_band = band_units * n_tiles;
+    const int band = u / per_band, first = band * band_units;
+    const int rows = min(m_units - first, band_units);
+    const int local = u - band * per_band;
+    mu = first + local % rows;
+    nb = local / rows;
+  }
+};
+
+template <int BN, int MR, int CM, Int8Epilogue E>
+__global__ void __launch_bounds__(kThreads, 1)
+    int8_gemm_sm90_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
+                          const Int8Gemm g, const Schedule sc, const bool vec) {
+  using T = Tile<BN, MR, CM>;
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const uint32_t full0 = base + T::kStages * T::kStageBytes, empty0 = full0 + 8 * T::kStages;
+  const int wg = threadIdx.x / 128;
+  const uint32_t rank = CM > 1 ? cluster_ctarank() : 0;
+  const int first_unit = blockIdx.x / CM, unit_step = gridDim.x / CM;
+  const int kblocks = static_cast<int>((g.k + kBK - 1) / kBK);
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbar_init(full0 + 8 * s, 1);                        // the local producer's arrive (+ the copies' bytes)
+      mbar_init(empty0 + 8 * s, 4 * kConsumers * CM);     // one arrive per consumer warp of every CTA it feeds
+    }
+    fence_mbar_init();
+  }
+  if constexpr (CM > 1)
+    cluster_sync();  // the peer's barriers exist before anything is multicast or arrived on them
+  else
+    __syncthreads();
+
+  if (wg == 0) {
+    // ---- producer ----------------------------------------------------------------------------------------
+    setmaxnreg_dec<kProducerRegs>();
+    if (threadIdx.x == 0) {
+      prefetch_tensor_map(&map_a);
+      prefetch_tensor_map(&map_b);
+      uint32_t stage = 0, phase = 0;
+      for (int u = first_unit; u < sc.units; u += unit_step) {
+        int mu, nb;
+        sc.unit_tile(u, mu, nb);
+        const int m_blk = mu * CM + static_cast<int>(rank);
+        // A cluster's second tile past the last row (odd tile count) still runs its MMAs in step with its peer;
+        // it reads any valid rows and is never stored. Likewise a weight half-tile wholly past N.
+        const int a_row = m_blk < sc.m_tiles ? m_blk * T::BM : 0;
+        int b_row = nb * BN + static_cast<int>(rank) * T::kBoxRowsB;
+        if (b_row >= g.n) b_row = 0;
+        for (int kb = 0; kb < kblocks; ++kb) {
+          const uint32_t full = full0 + 8 * stage;
+          mbar_wait(empty0 + 8 * stage, phase ^ 1);
+          const uint32_t sa = base + stage * T::kStageBytes, sb = sa + T::kABytes;
+          mbar_arrive_expect_tx(full, T::kStageBytes);  // own A tile + the whole B tile (both halves, CM = 2)
+          tma_load_2d(sa, &map_a, full, kb * kBK, a_row);
+          if constexpr (CM == 1)
+            tma_load_2d(sb, &map_b, full, kb * kBK, b_row);
+          else
+            tma_load_2d_multicast(sb + rank * T::kBoxRowsB * kBK, &map_b, full, kb * kBK, b_row,
+                                  static_cast<uint16_t>((1u << CM) - 1));
+          if (++stage == T::kStages) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
+    }
+  } else {
+    // ---- consumers -----------------------------------------------------------------------------------------
+    setmaxnreg_inc<kConsumerRegs>();
+    const int cw = wg - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    int acc[MR][BN / 2];
+    auto fence_acc = [&] {
+#pragma unroll
+      for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) reg_fence(acc[mr][i]);
+    };
+    // Stage `s` may be refilled once every consumer warp (of both CTAs, CM = 2) is done reading it.
+    auto release = [&](uint32_t s) {
+      if (lane == 0) mbar_arrive(empty0 + 8 * s);
+      if constexpr (CM > 1) {
+        if (lane == 1) mbar_arrive_remote(empty0 + 8 * s, rank ^ 1u);
+      }
+    };
+    uint32_t stage = 0, phase = 0;
+    for (int u = first_unit; u < sc.units; u += unit_step) {
+      int mu, nb;
+      sc.unit_tile(u, mu, nb);
+      const int m_blk = mu * CM + static_cast<int>(rank);
+      uint32_t prev = 0;
+      for (int kb = 0; kb < kblocks; ++kb) {
+        mbar_wait(full0 + 8 * stage, phase);
+        __syncwarp();  // the warp leaves the spin together: the wgmma instructions below are warp-aligned
+        const uint32_t sa = base + stage * T::kStageBytes + cw * T::kRowsPerWg * kBK;
+        const uint32_t sb = base + stage * T::kStageBytes + T::kABytes;
+        fence_acc();
+        wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < kBK / 32; ++ks)
+#pragma unroll
+          for (int mr = 0; mr < MR; ++mr)
+            wgmma_s8<BN>(acc[mr], desc_kmajor_sw128(sa + mr * 64 * kBK + ks * 32), desc_kmajor_sw128(sb + ks * 32),
+                         (kb > 0 || ks > 0) ? 1 : 0);
+        wgmma_commit();
+        fence_acc();
+        // One group stays in flight while the next stage is awaited; the one before it is complete, so its
+        // stage goes back to the producer.
+        wgmma_wait<1>();
+        if (kb > 0) release(prev);
+        prev = stage;
+        if (++stage == T::kStages) {
+          stage = 0;
+          phase ^= 1;
+        }
+      }
+      wgmma_wait<0>();
+      fence_acc();
+      release(prev);
+
+      if (m_blk < sc.m_tiles) {
+        // Thread (warp, lane) holds rows 16 * warp + lane / 4 (+ 8) of each 64-row slice and columns
+        // 8j + 2 * (lane % 4) (+ 1): see wgmma_s8.
+        const int64_t row0 = int64_t(m_blk) * T::BM + cw * T::kRowsPerWg + warp * 16 + lane / 4;
+        const int64_t col0 = int64_t(nb) * BN + 2 * (lane % 4);
+        float rs[MR][2];
+        bool row_ok[MR][2];
+#pragma unroll
+        for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int64_t row = row0 + mr * 64 + h * 8;
+            row_ok[mr][h] = row < g.m;
+            rs[mr][h] = (E == Int8Epilogue::Dynamic && row_ok[mr][h]) ? g.row_scale[row] : 0.0f;
+          }
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+          const int64_t col = col0 + 8 * j;
+          if (col < g.n) {
+            const bool second = col + 1 < g.n;
+            const ColPair c = load_col_pair<E>(g, col, second);
+#pragma unroll
+            for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+              for (int h = 0; h < 2; ++h)
+                if (row_ok[mr][h])
+                  store_col_pair<E>(g, row0 + mr * 64 + h * 8, col, acc[mr][4 * j + 2 * h], acc[mr][4 * j + 2 * h + 1],
+                                    c, rs[mr][h], second, vec && second);
+          }
+        }
+      }
+    }
+  }
+  if constexpr (CM > 1) cluster_sync();  // no CTA leaves while its peer may still arrive on its barriers
+}
+
+// A row-major [rows, k] int8 matrix read in boxes of `box_rows` rows x 128 bytes, 128-byte swizzled,
+// out-of-range elements read as zeros (int8_gemm_sm90.cu).
+CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, const char* which);
+
+template <int BN, int MR, int CM, Int8Epilogue E>
+void launch(const Int8Gemm& g) {
+  using T = Tile<BN, MR, CM>;
+  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, E>;
+  cudaLaunchAttribute cluster;
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = CM;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = T::kSmemBytes;
+  cfg.stream = stream();
+  cfg.attrs = &cluster;
+  cfg.numAttrs = CM > 1 ? 1 : 0;  // single CTAs launch without a cluster attribute
+  // How many CTAs (clusters) fit on the device at once: the persistent grid is never larger.
+  static const int max_clusters = [&] {
+    QDIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes));
+    int n = 0;
+    if constexpr (CM > 1) {
+      cudaLaunchConfig_t probe = cfg;
+      probe.gridDim = dim3(CM * device_info().multiprocessors);
+      QDIT_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&n, kernel, &probe));
+    } else {
+      QDIT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, T::kSmemBytes));
+      n *= device_info().multiprocessors;
+    }
+    if (n <= 0)
+      fail_internal("int8_gemm (sm90): the kernel cannot be resident on this device",
+                    err_ctx("at least one cluster of " + std::to_string(CM) + " CTA(s) with " +
+                                std::to_string(T::kSmemBytes) + " bytes of shared memory",
+                            "0"));
+    return n;
+  }();
+
+  Schedule sc;
+  sc.m_tiles = static_cast<int>((g.m + T::BM - 1) / T::BM);
+  sc.n_tiles = static_cast<int>((g.n + BN - 1) / BN);
+  sc.m_units = (sc.m_tiles + CM - 1) / CM;
+  sc.units = sc.m_units * sc.n_tiles;
+  sc.band_units = std::max(1, kBandRows / (T::BM * CM));
+  cfg.gridDim = dim3(static_cast<unsigned>(CM * std::min(max_clusters, sc.units)));
+
+  const CUtensorMap map_a = kmajor_map(g.a, g.m, g.k, T::BM, "a (activations)");
+  const CUtensorMap map_b = kmajor_map(g.b, g.n, g.k, T::kBoxRowsB, "b (weights)");
+  const bool vec = int8_pair_stores_ok(g, E);
+  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, g, sc, vec));
+}
+
+template <int BN, int MR, int CM>
+void launch_epilogue(const Int8Gemm& g, Int8Epilogue e) {
+  switch (e) {
+    case Int8Epilogue::StoreS32: launch<BN, MR, CM, Int8Epilogue::StoreS32>(g); break;
+    case Int8Epilogue::Dynamic: launch<BN, MR, CM, Int8Epilogue::Dynamic>(g); break;
+    case Int8Epilogue::Static: launch<BN, MR, CM, Int8Epilogue::Static>(g); break;
+  }
+}
+
+// One per tile configuration (int8_gemm_sm90_<tile>.cu).
+void launch_128x224(const Int8Gemm& g, Int8Epilogue e);
+void launch_128x224_mc2(const Int8Gemm& g, Int8Epilogue e);
+void launch_256x128(const Int8Gemm& g, Int8Epilogue e);
+void launch_256x128_mc2(const Int8Gemm& g, Int8Epilogue e);
+
+}  // namespace qdit::ops::cuda::sm90_gemm

@@ -1,0 +1,207 @@
+// The int8 GEMM kernels one by one (the mma.sync kernel, the Hopper wgmma/TMA kernels with and without
+// multicast clusters, the simple kernel), at shapes that hit every edge the Hopper kernels handle: M not a
+// multiple of the tile (and an odd tile count, which leaves a cluster's second tile past the last row), N
+// odd (no paired stores) and smaller than half a weight tile, K a multiple of 32 or only of 16, K shorter than
+// one 128-byte k-block, deep K with a 16-byte tail, and more tiles than CTAs (persistent tiles, pipeline phases
+// wrapping across tiles). Checked against sums computed here:
+//   - the int32 accumulations bit for bit (StoreS32);
+//   - the Dynamic and Static epilogues bit for bit against the same fp32 steps done here, in fp32 and in bf16
+//     output (the bf16 value is the fp32 one rounded to nearest even);
+//   - the selection rule: which kernel int8_gemm runs, and that asking a tiled kernel for operands it cannot
+//     take is an error, never a silent switch.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "ops/cuda_test_util.h"
+#include "util/test_util.h"
+#ifdef QDIT_WITH_CUDA
+#include "qdit/ops/cuda/internal.h"
+#endif
+
+namespace qdit::test {
+namespace {
+
+#ifdef QDIT_WITH_CUDA
+namespace cu = ops::cuda;
+
+struct GemmShape {
+  int64_t m, n, k;
+};
+const GemmShape kEdgeShapes[] = {
+    {1, 8, 64},         // one row, one partial tile
+    {129, 264, 48},     // K = 48 < one k-block, not a multiple of 32; M one past a 128-row tile
+    {300, 520, 336},    // K = 2 k-blocks + 80 bytes (not a multiple of 32); N past 2 x 224 and 4 x 128
+    {513, 777, 160},    // N odd: single stores; 5 (or 3) row tiles: a cluster's phantom second tile
+    {37, 40, 8208},     // deep K with a 16-byte tail; N < half a weight tile (the second half wholly past N)
+    {1100, 4000, 384},  // 150+ tiles: several per persistent CTA, pipeline phases wrap across tiles
+};
+
+std::vector<int8_t> random_i8(int64_t count, Rng& rng) {
+  std::vector<int8_t> v(static_cast<size_t>(count));
+  for (auto& x : v) x = static_cast<int8_t>(rng.integer(-128, 127));
+  return v;
+}
+
+// Exact sums (|acc| <= K * 2^14 < 2^31 for these K).
+std::vector<int32_t> reference_acc(const std::vector<int8_t>& a, const std::vector<int8_t>& b, const GemmShape& s) {
+  std::vector<int32_t> c(static_cast<size_t>(s.m * s.n));
+  for (int64_t r = 0; r < s.m; ++r)
+    for (int64_t j = 0; j < s.n; ++j) {
+      const int8_t* x = &a[r * s.k];
+      const int8_t* w = &b[j * s.k];
+      int32_t acc = 0;
+      for (int64_t i = 0; i < s.k; ++i) acc += int32_t(x[i]) * int32_t(w[i]);
+      c[r * s.n + j] = acc;
+    }
+  return c;
+}
+
+Tensor device_i8(const std::vector<int8_t>& v, int64_t rows, int64_t cols) {
+  Tensor h = Tensor::empty({rows, cols}, DType::I8);
+  std::memcpy(h.raw(), v.data(), v.size());
+  return to_gpu(h);
+}
+
+std::string shape_name(const GemmShape& s) {
+  return "M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) + " K=" + std::to_string(s.k);
+}
+
+TEST(Int8GemmCuda, EveryKernelAccumulatesExactly) {
+  QDIT_REQUIRE_GPU();
+  for (const GemmShape& s : kEdgeShapes) {
+    SCOPED_TRACE(shape_name(s));
+    GpuScratch scratch;
+    Rng rng(900 + s.k + s.n);
+    std::vector<int8_t> a = random_i8(s.m * s.k, rng), b = random_i8(s.n * s.k, rng);
+    std::vector<int32_t> want = reference_acc(a, b, s);
+    Tensor ad = device_i8(a, s.m, s.k), bd = device_i8(b, s.n, s.k);
+    int ran = 0;
+    for (int ki = 0; ki < cu::kInt8KernelCount; ++ki) {
+      const auto kernel = static_cast<cu::Int8Kernel>(ki);
+      Tensor out = poisoned_gpu({s.m, s.n}, DType::I32);
+      cu::Int8Gemm g;
+      g.a = ad.data<int8_t>();
+      g.b = bd.data<int8_t>();
+      g.m = s.m;
+      g.n = s.n;
+      g.k = s.k;
+      g.out = out.raw();
+      ASSERT_TRUE(cu::int8_kernel_accepts(kernel, g)) << cu::int8_kernel_name(kernel);  // all K % 16 == 0
+      cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, kernel);
+      Tensor got = to_cpu(out);
+      int64_t mismatches = 0, first = -1;
+      for (int64_t i = 0; i < s.m * s.n; ++i)
+        if (got.data<int32_t>()[i] != want[i]) {
+          if (first < 0) first = i;
+          ++mismatches;
+        }
+      EXPECT_EQ(mismatches, 0) << cu::int8_kernel_name(kernel) << ": first mismatch at row "
+                               << (first < 0 ? -1 : first / s.n) << " col " << (first < 0 ? -1 : first % s.n);
+      ++ran;
+    }
+    EXPECT_EQ(ran, cu::kInt8KernelCount);
+  }
+}
+
+// The epilogues: the same fp32 steps as the CPU reference (modelslim-format.md §3), so equal bit for bit.
+TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
+  QDIT_REQUIRE_GPU();
+  const GemmShape shapes[] = {{300, 520, 336}, {513, 777, 160}, {1100, 4000, 384}};
+  for (const GemmShape& s : shapes) {
+    GpuScratch scratch;
+    Rng rng(1000 + s.k);
+    std::vector<int8_t> a = random_i8(s.m * s.k, rng), b = random_i8(s.n * s.k, rng);
+    std::vector<int32_t> acc = reference_acc(a, b, s);
+    Tensor rs = random_uniform_f32({s.m}, rng, 1e-3, 2e-2), cs = random_uniform_f32({s.n}, rng, 1e-4, 1e-3),
+           bias = random_normal_f32({s.n}, rng), off = Tensor::empty({s.n}, DType::I32);
+    for (int64_t j = 0; j < s.n; ++j) off.data<int32_t>()[j] = static_cast<int32_t>(rng.integer(-50000, 50000));
+    Tensor ad = device_i8(a, s.m, s.k), bd = device_i8(b, s.n, s.k), rsd = to_gpu(rs), csd = to_gpu(cs),
+           biasd = to_gpu(bias), offd = to_gpu(off);
+    for (cu::Int8Epilogue e : {cu::Int8Epilogue::Dynamic, cu::Int8Epilogue::Static}) {
+      const bool dyn = e == cu::Int8Epilogue::Dynamic;
+      std::vector<float> want(acc.size());
+      for (int64_t r = 0; r < s.m; ++r)
+        for (int64_t j = 0; j < s.n; ++j) {
+          const int32_t v = acc[r * s.n + j];
+          float f;
+          if (dyn) {
+            f = static_cast<float>(v) * cs.data<float>()[j];
+            f = f * rs.data<float>()[r];
+            f = f + bias.data<float>()[j];
+          } else {
+            f = static_cast<float>(v + off.data<int32_t>()[j]) * cs.data<float>()[j];
+          }
+          want[r * s.n + j] = f;
+        }
+      for (bool bf16 : {false, true}) {
+        for (int ki = 0; ki < cu::kInt8KernelCount; ++ki) {
+          const auto kernel = static_cast<cu::Int8Kernel>(ki);
+          SCOPED_TRACE(shape_name(s) + " " + cu::int8_kernel_name(kernel) + (dyn ? " dynamic" : " static") +
+                       (bf16 ? " bf16" : " f32"));
+          Tensor out = poisoned_gpu({s.m, s.n}, bf16 ? DType::BF16 : DType::F32);
+          cu::Int8Gemm g;
+          g.a = ad.data<int8_t>();
+          g.b = bd.data<int8_t>();
+          g.m = s.m;
+          g.n = s.n;
+          g.k = s.k;
+          g.out = out.raw();
+          g.col_scale = csd.data<float>();
+          if (dyn) {
+            g.row_scale = rsd.data<float>();
+            g.bias = biasd.data<float>();
+          } else {
+            g.col_offset = offd.data<int32_t>();
+          }
+          g.out_bf16 = bf16;
+          cu::int8_gemm_with(g, e, kernel);
+          Tensor got = to_cpu(out);
+          int64_t mismatches = 0, first = -1;
+          for (int64_t i = 0; i < s.m * s.n; ++i) {
+            bool same = bf16 ? got.data<uint16_t>()[i] == f32_to_bf16(want[i])
+                             : f32_to_bits(got.data<float>()[i]) == f32_to_bits(want[i]);
+            if (!same) {
+              if (first < 0) first = i;
+              ++mismatches;
+            }
+          }
+          EXPECT_EQ(mismatches, 0) << "first mismatch at row " << (first < 0 ? -1 : first / s.n) << " col "
+                                   << (first < 0 ? -1 : first % s.n);
+        }
+      }
+    }
+  }
+}
+
+// The documented rule: the Hopper kernel whenever K % 16 == 0 (K > 0) and both operands are 16-byte aligned,
+// the simple kernel otherwise; an explicit tiled kernel on operands it cannot take is refused.
+TEST(Int8GemmCuda, KernelSelectionRuleAndRefusals) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  Tensor a = ops::empty({4, 112}, DType::I8, Device::CUDA), b = ops::empty({8, 112}, DType::I8, Device::CUDA),
+         out = ops::empty({4, 8}, DType::I32, Device::CUDA);
+  cu::Int8Gemm g;
+  g.a = a.data<int8_t>();
+  g.b = b.data<int8_t>();
+  g.m = 4;
+  g.n = 8;
+  g.out = out.raw();
+  g.k = 112;  // a multiple of 16, not of 32
+  EXPECT_STREQ(cu::int8_gemm_kernel_name(g), "sm90_256x128");
+  g.k = 100;  // not a multiple of 16
+  EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Simple);
+  EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, cu::Int8Kernel::Sm90Tile128x224), Error);
+  EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, cu::Int8Kernel::Mma2Blocks), Error);
+  g.k = 96;
+  g.a = a.data<int8_t>() + 8;  // 8-byte aligned only
+  EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Simple);
+  EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, cu::Int8Kernel::Sm90Tile128x224Multicast), Error);
+  g.a = a.data<int8_t>();
+  g.out_bf16 = true;  // the int32 test epilogue has no bf16 form
+  EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, cu::Int8Kernel::Sm90Tile128x224), Error);
+}
+#endif
+
+}  // namespace
+}  // namespace qdit::test
