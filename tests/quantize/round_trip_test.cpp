@@ -254,3 +254,54 @@ TEST(QuantizeCheck, ReportsTheRelativeErrorOfEachComponent) {
 
 }  // namespace
 }  // namespace qdit::quantize
+
+namespace qdit::quantize {
+namespace {
+
+// The I2V image branch (add_k_proj | add_v_proj fused as one runtime layer, fed by the CLIP tokens) and the
+// 48-channel TI2V model quantize, plan and run like the T2V model.
+TEST(QuantizeRoundTrip, I2VStaticAndTi2vDynamic) {
+  test::TempDir tmp;
+  struct Case {
+    const char* variant;
+    SchemeId scheme;
+  };
+  for (const Case& c : {Case{"wan2.1-i2v-14b", SchemeId::W8A8}, Case{"wan2.2-ti2v-5b", SchemeId::W8A8Dynamic}}) {
+    SynthOptions model = qtest::tiny_synth(tmp.path() + "/" + c.variant, NameSpace::Native, DType::BF16, c.variant);
+    model.ffn = 256;  // the forward's per-token scratch must hold TI2V's 4 x 48 head outputs (see synth_test)
+    synthesize(model);
+    QuantizeOptions o;
+    o.src = model.out;
+    o.out = tmp.path() + "/q_" + c.variant;
+    o.scheme = c.scheme;
+    o.layout = OutputLayout::Repacked;
+    if (c.scheme == SchemeId::W8A8)
+      for (float t : {999.0f, 750.0f, 500.0f, 250.0f, 1.0f})
+        o.calibration.push_back(qtest::write_inputs(tmp.path() + "/c" + std::to_string(o.calibration.size()) +
+                                                        ".safetensors", model, 30 + o.calibration.size(), t, 16));
+    quantize_checkpoint(o);
+    const load::ComponentPlan plan = qtest::plan_one(o.out);
+    ASSERT_TRUE(plan.ok()) << c.variant << "\n" << qtest::problems_text(plan);
+    for (const auto& l : plan.linears) {
+      const bool in_block = l.runtime.rfind("blocks.", 0) == 0 || l.runtime == "head.proj";
+      EXPECT_EQ(*l.scheme, in_block ? c.scheme : SchemeId::Float) << c.variant << " " << l.runtime;
+    }
+    if (plan.config.has_image_branch) {
+      const auto desc = qtest::read_json(o.out + "/quant_model_description.json");
+      EXPECT_EQ(desc["blocks.1.attn2.add_k_proj.input_scale"], "W8A8");
+      const auto f = SafetensorsFile::open(o.out + "/diffusion_pytorch_model.safetensors");
+      // add_k_proj and add_v_proj read the same image tokens: one activation range.
+      EXPECT_EQ(f->view(*f->find("blocks.1.attn2.add_k_proj.input_scale")).data<float>()[0],
+                f->view(*f->find("blocks.1.attn2.add_v_proj.input_scale")).data<float>()[0]);
+      EXPECT_EQ(desc["condition_embedder.image_embedder.ff.net.0.proj.weight"], "FLOAT");
+    }
+    const std::string eval = qtest::write_inputs(tmp.path() + "/eval.safetensors", model, 3, 600.0f, 8);
+    const double err = qtest::relative_l2(qtest::forward(plan, eval), qtest::forward(qtest::plan_one(model.out), eval));
+    std::printf("    %s %s: %.4f\n", c.variant, scheme_name(c.scheme), err);
+    EXPECT_GT(err, 0.0);
+    EXPECT_LT(err, 0.02);
+  }
+}
+
+}  // namespace
+}  // namespace qdit::quantize
