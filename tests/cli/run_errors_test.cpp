@@ -83,20 +83,21 @@ TEST_F(RunErrors, MissingExtraOrMalformedInputsNameTheTensor) {
   for (int64_t i = 0; i < x.numel(); ++i) x64.data<double>()[i] = x.data<float>()[i];
   expect_input_error({{"hidden_states", x64}, {"timestep", t}, {"encoder_hidden_states", e}},
                      {"hidden_states", "F64", "F32"});
-  expect_input_error({{"hidden_states", test::random_normal_f32({5, 3, 4, 6}, rng)},
-                      {"timestep", t},
-                      {"encoder_hidden_states", e}},
-                     {"hidden_states", "[5, 3, 4, 6]", "[4, T, H, W]"});
-  expect_input_error({{"hidden_states", test::random_normal_f32({4, 3, 5, 6}, rng)},
-                      {"timestep", t},
-                      {"encoder_hidden_states", e}},
-                     {"hidden_states", "whole patches"});
-  expect_input_error({{"hidden_states", x}, {"timestep", test::make_tensor_f32({2}, {1, 2})}, {"encoder_hidden_states", e}},
-                     {"timestep", "[2]", "[18]"});
-  expect_input_error({{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", test::random_normal_f32({513, 24}, rng)}},
-                     {"encoder_hidden_states", "n <= 512"});
-  expect_input_error({{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", test::random_normal_f32({7, 25}, rng)}},
-                     {"encoder_hidden_states", "[7, 25]"});
+  expect_input_error(
+      {{"hidden_states", test::random_normal_f32({5, 3, 4, 6}, rng)}, {"timestep", t}, {"encoder_hidden_states", e}},
+      {"hidden_states", "[5, 3, 4, 6]", "[4, T, H, W]"});
+  expect_input_error(
+      {{"hidden_states", test::random_normal_f32({4, 3, 5, 6}, rng)}, {"timestep", t}, {"encoder_hidden_states", e}},
+      {"hidden_states", "whole patches"});
+  expect_input_error(
+      {{"hidden_states", x}, {"timestep", test::make_tensor_f32({2}, {1, 2})}, {"encoder_hidden_states", e}},
+      {"timestep", "[2]", "[18]"});
+  expect_input_error(
+      {{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", test::random_normal_f32({513, 24}, rng)}},
+      {"encoder_hidden_states", "n <= 512"});
+  expect_input_error(
+      {{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", test::random_normal_f32({7, 25}, rng)}},
+      {"encoder_hidden_states", "[7, 25]"});
   Tensor big = Tensor::empty({1}, DType::I64);
   big.data<int64_t>()[0] = (int64_t{1} << 24) + 1;
   expect_input_error({{"hidden_states", x}, {"timestep", big}, {"encoder_hidden_states", e}}, {"timestep", "fp32"});
@@ -104,7 +105,8 @@ TEST_F(RunErrors, MissingExtraOrMalformedInputsNameTheTensor) {
 
 TEST_F(RunErrors, UnreadableInputsOrModelAreFileErrors) {
   test::write_text(tmp.file("garbage.safetensors"), "not a safetensors file at all");
-  RunResult r = run_qdit(tmp, {"run", model_dir, "--inputs", tmp.path() + "/garbage.safetensors", "--output", out_path});
+  RunResult r =
+      run_qdit(tmp, {"run", model_dir, "--inputs", tmp.path() + "/garbage.safetensors", "--output", out_path});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("garbage.safetensors"), std::string::npos) << r.err;
   r = run_qdit(tmp, {"run", model_dir, "--inputs", tmp.path() + "/nothing.safetensors", "--output", out_path});

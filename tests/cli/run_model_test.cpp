@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
 #include <set>
 
 #include "cli/run_test_fixture.h"
@@ -71,8 +70,8 @@ TEST(RunModel, Bf16PrecisionIsCloseButNotIdentical) {
 
 TEST(RunModel, JsonSummaryAndThreads) {
   Fixture f(TinySpec{});
-  const RunResult r = run_qdit(
-      f.tmp, {"run", f.model_dir, "--inputs", f.in_path, "--output", f.out_path, "--json", "--threads", "1"});
+  const RunResult r =
+      run_qdit(f.tmp, {"run", f.model_dir, "--inputs", f.in_path, "--output", f.out_path, "--json", "--threads", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ok"], true);
@@ -126,10 +125,9 @@ TEST(RunModel, PipelineTreeComponents) {
   std::filesystem::create_directories(tmp.path() + "/tree/transformer_2");
   const wan::WanWeights w_high = write_component(tmp.path() + "/tree/transformer", high);
   const wan::WanWeights w_low = write_component(tmp.path() + "/tree/transformer_2", low);
-  test::write_json(tmp.file("tree/model_index.json"),
-                   {{"_class_name", "WanPipeline"},
-                    {"transformer", {"diffusers", "WanTransformer3DModel"}},
-                    {"transformer_2", {"diffusers", "WanTransformer3DModel"}}});
+  test::write_json(tmp.file("tree/model_index.json"), {{"_class_name", "WanPipeline"},
+                                                       {"transformer", {"diffusers", "WanTransformer3DModel"}},
+                                                       {"transformer_2", {"diffusers", "WanTransformer3DModel"}}});
   const wan::WanInputs in = make_inputs(w_high.config, 3);
   const std::string in_path = tmp.file("in.safetensors"), out = tmp.file("out.safetensors");
   write_inputs(in_path, in);
@@ -137,7 +135,8 @@ TEST(RunModel, PipelineTreeComponents) {
 
   ASSERT_EQ(run_qdit(tmp, {"run", tree, "--inputs", in_path, "--output", out}).exit_code, 0);
   EXPECT_LT(rel_l2(read_noise_pred(out), wan::wan_forward(w_high, in, {})), 1e-6);
-  const RunResult r = run_qdit(tmp, {"run", tree, "--inputs", in_path, "--output", out, "--component", "transformer_2"});
+  const RunResult r =
+      run_qdit(tmp, {"run", tree, "--inputs", in_path, "--output", out, "--component", "transformer_2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(rel_l2(read_noise_pred(out), wan::wan_forward(w_low, in, {})), 1e-6);
   const RunResult bad = run_qdit(tmp, {"run", tree, "--inputs", in_path, "--output", out, "--component", "vae"});
@@ -149,8 +148,8 @@ TEST(RunModel, PipelineTreeComponents) {
 // layer, for a model with and without the I2V image branch.
 TEST(RunModel, ObserverNamesAreTheLoadersRuntimeNames) {
   test::TempDir tmp;
-  const RunResult r = run_qdit(tmp, {"synth", "--variant", "wan2.1-i2v-14b", "--layers", "2", "--dim", "256",
-                                     "--heads", "2", "--ffn", "512", "--out", tmp.path() + "/i2v"});
+  const RunResult r = run_qdit(tmp, {"synth", "--variant", "wan2.1-i2v-14b", "--layers", "2", "--dim", "256", "--heads",
+                                     "2", "--ffn", "512", "--out", tmp.path() + "/i2v"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::filesystem::create_directories(tmp.path() + "/t2v");
   write_component(tmp.path() + "/t2v", TinySpec{});

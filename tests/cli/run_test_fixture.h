@@ -11,12 +11,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "qdit/io/safetensors.h"
 #include "qdit/models/wan/forward/wan_model.h"
@@ -146,7 +145,8 @@ inline wan::WanWeights write_component(const std::string& dir, const TinySpec& s
   const SchemeId block_scheme = s.quantized ? SchemeId::W8A8Dynamic : SchemeId::Float;
   wan::WanWeights w;
   w.config = c;
-  w.patch_embed = cb.add_linear({"patch_embedding"}, D, c.in_channels * 4, SchemeId::Float, {D, c.in_channels, 1, 2, 2});
+  w.patch_embed =
+      cb.add_linear({"patch_embedding"}, D, c.in_channels * 4, SchemeId::Float, {D, c.in_channels, 1, 2, 2});
   w.time_fc1 = cb.add_linear({"condition_embedder.time_embedder.linear_1"}, D, 256, SchemeId::Float);
   w.time_fc2 = cb.add_linear({"condition_embedder.time_embedder.linear_2"}, D, D, SchemeId::Float);
   w.time_proj = cb.add_linear({"condition_embedder.time_proj"}, 6 * D, D, SchemeId::Float);

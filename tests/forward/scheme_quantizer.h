@@ -49,7 +49,8 @@ inline QuantLinear quantize_linear(const Tensor& weight, const Tensor& bias, Sch
       s[n] = std::max((hi - lo) / 255.0f, FLT_EPSILON);
       const float z = rne(-lo / s[n]) - 128.0f;
       l.weight_offset.data<float>()[n] = z;
-      for (int64_t k = 0; k < K; ++k) q[n * K + k] = static_cast<int8_t>(std::clamp(rne(w[n * K + k] / s[n] + z), -128.0f, 127.0f));
+      for (int64_t k = 0; k < K; ++k)
+        q[n * K + k] = static_cast<int8_t>(std::clamp(rne(w[n * K + k] / s[n] + z), -128.0f, 127.0f));
     }
     l.bias = bias;
     return l;
@@ -58,7 +59,8 @@ inline QuantLinear quantize_linear(const Tensor& weight, const Tensor& bias, Sch
     float amax = 0.0f;
     for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(w[n * K + k]));
     s[n] = std::max(amax / qmax, FLT_EPSILON);
-    for (int64_t k = 0; k < K; ++k) q[n * K + k] = static_cast<int8_t>(std::clamp(rne(w[n * K + k] / s[n]), qmin, qmax));
+    for (int64_t k = 0; k < K; ++k)
+      q[n * K + k] = static_cast<int8_t>(std::clamp(rne(w[n * K + k] / s[n]), qmin, qmax));
   }
   if (scheme != SchemeId::W8A8) {
     l.bias = bias;

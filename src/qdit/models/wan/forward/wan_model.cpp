@@ -65,7 +65,8 @@ std::vector<std::string> runtime_layer_names(const WanConfig& c) {
   if (c.has_image_branch) names.insert(names.end(), {"image.fc1", "image.fc2"});
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const std::string b = "blocks." + std::to_string(i) + ".";
-    for (const char* part : {"self_attn.qkv", "self_attn.out", "cross_attn.q", "cross_attn.kv"}) names.push_back(b + part);
+    for (const char* part : {"self_attn.qkv", "self_attn.out", "cross_attn.q", "cross_attn.kv"})
+      names.push_back(b + part);
     if (c.has_image_branch) names.push_back(b + "cross_attn.kv_img");
     for (const char* part : {"cross_attn.out", "ffn.up", "ffn.down"}) names.push_back(b + part);
   }
