@@ -84,6 +84,10 @@ TEST_F(QuantizeCli, ExitCodesAndReasons) {
   auto r = run_qdit(tmp_, {"quantize", src_, "--out", out, "--scheme", "w8a16", "--exclude", "*nothing*"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("warning: --exclude '*nothing*'"), std::string::npos) << r.err;
+  // Writing over an existing checkpoint is refused: two layouts in one folder could not be told apart.
+  r = run_qdit(tmp_, {"quantize", src_, "--out", out, "--scheme", "w8a16", "--layout", "mindie"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
   r = run_qdit(tmp_, {"quantize", out, "--out", tmp_.path() + "/qq", "--scheme", "w8a16"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("already quantized"), std::string::npos) << r.err;

@@ -31,6 +31,9 @@ TEST(SynthCli, WritesACheckpointThatPlansCleanly) {
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_TRUE(plans[0].ok());
   EXPECT_EQ(plans[0].config.num_layers, 1);
+  r = run_qdit(tmp, args({"synth", "--variant", "wan2.1-t2v-1.3b", "--out", out}));
+  EXPECT_EQ(r.exit_code, 2) << "an existing checkpoint folder is never written over";
+  EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
   // bf16 by default, like the released checkpoints.
   EXPECT_EQ(plans[0].linears.front().shards.front().weight_dtype, DType::BF16);
 }

@@ -15,6 +15,7 @@
 #include "qdit/quant/description.h"
 #include "qdit/quantize/config_writer.h"
 #include "qdit/quantize/description_writer.h"
+#include "qdit/quantize/output_dir.h"
 #include "qdit/quantize/progress_bar.h"
 
 namespace qdit::quantize {
@@ -111,9 +112,7 @@ ConvertedComponent convert_component(const ComponentFiles& files, const std::str
     }
   }
 
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) fail_io("cannot create the output folder: " + ec.message(), at(out_dir));
+  prepare_output_dir(out_dir);
   const bool quantized = !files.description_file.empty();
   const std::string lower_type = [&] {
     std::string s = model_quant_type.empty() ? "float" : model_quant_type;
@@ -171,6 +170,7 @@ std::vector<ConvertedComponent> convert_checkpoint(const ConvertOptions& opt) {
   std::error_code ec;
   if (fs::equivalent(opt.out, opt.src, ec)) fail_usage("--out must differ from SRC");
   const CheckpointLayout layout = detect_layout(opt.src);
+  prepare_output_dir(opt.out);
   const bool tree = layout.kind == LayoutKind::DiffusersPipeline || layout.components.size() > 1;
   std::vector<ConvertedComponent> out;
   for (const ComponentFiles& files : layout.components) {

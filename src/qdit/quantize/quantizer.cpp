@@ -17,6 +17,7 @@
 #include "qdit/quantize/description_writer.h"
 #include "qdit/quantize/exclude_globs.h"
 #include "qdit/quantize/layer_quantizer.h"
+#include "qdit/quantize/output_dir.h"
 #include "qdit/quantize/progress_bar.h"
 
 namespace qdit::quantize {
@@ -179,9 +180,7 @@ class ComponentQuantizer {
   }
 
   void write() {
-    std::error_code ec;
-    fs::create_directories(out_dir_, ec);
-    if (ec) fail_io("cannot create the output folder: " + ec.message(), file_ctx(out_dir_));
+    prepare_output_dir(out_dir_);
 
     // The description first (in memory): its model_quant_type names the MindIE files.
     DescriptionWriter desc;
@@ -274,9 +273,10 @@ class ComponentQuantizer {
   }
 
  public:
-  std::vector<std::string> warnings_;
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
+  std::vector<std::string> warnings_;
   const QuantizeOptions& opt_;
   const load::ComponentPlan& plan_;
   const ExcludeGlobs& excludes_;
@@ -316,6 +316,7 @@ QuantizeReport quantize_checkpoint(const QuantizeOptions& opt) {
   check_options(opt);
   const ExcludeGlobs excludes(opt.excludes);
   std::vector<load::ComponentPlan> plans = load::plan_checkpoint(opt.src);
+  prepare_output_dir(opt.out);
   const CheckpointLayout layout = detect_layout(opt.src);
   for (const auto& plan : plans) {
     if (!plan.ok()) fail_plan(plan);
@@ -334,7 +335,7 @@ QuantizeReport quantize_checkpoint(const QuantizeOptions& opt) {
         tree ? (fs::path(opt.out) / component_folder(names, component_expert_index(plan.files.name))).string() : opt.out;
     ComponentQuantizer q(opt, plan, excludes, names, dir);
     report.components.push_back(q.run());
-    for (auto& w : q.warnings_) report.warnings.push_back(std::move(w));
+    for (const auto& w : q.warnings()) report.warnings.push_back(w);
   }
   if (tree && !report.components.empty() && report.components.front().names == NameSpace::Diffusers) {
     const std::string src_index = (fs::path(opt.src) / "model_index.json").string();

@@ -10,6 +10,7 @@
 #include "qdit/io/safetensors.h"
 #include "qdit/models/wan/rules.h"
 #include "qdit/quantize/config_writer.h"
+#include "qdit/quantize/output_dir.h"
 #include "qdit/quantize/progress_bar.h"
 #include "qdit/quantize/synth_random.h"
 
@@ -67,7 +68,7 @@ std::string output_name(const std::string& canonical, NameSpace names) {
 
 int64_t write_component(const SynthOptions& opt, const wan::WanConfig& config, const std::string& dir, int expert,
                         SynthResult& result) {
-  fs::create_directories(dir);
+  if (dir != opt.out) prepare_output_dir(dir);
   write_json_file((fs::path(dir) / "config.json").string(), wan_config_json(config, opt.names));
   const wan::WanSchema schema = wan::build_schema(config);
   const std::string path = (fs::path(dir) / "diffusion_pytorch_model.safetensors").string();
@@ -142,13 +143,7 @@ SynthResult synthesize(const SynthOptions& opt) {
   const wan::WanConfig config = synth_config(opt);
   const int experts = synth_experts(opt.variant);
   SynthResult result;
-  std::error_code ec;
-  fs::create_directories(opt.out, ec);
-  if (ec) {
-    ErrorContext c;
-    c.file = opt.out;
-    fail_io("cannot create the output folder: " + ec.message(), c);
-  }
+  prepare_output_dir(opt.out);
   if (experts == 1) {
     result.bytes += write_component(opt, config, opt.out, 0, result);
     result.component_dirs.push_back(opt.out);
