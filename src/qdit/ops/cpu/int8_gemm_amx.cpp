@@ -82,12 +82,13 @@ __attribute__((target(QDIT_AMX_TARGET))) void amx_block(const ActTiles& a, const
   _tile_zero(2);
   _tile_zero(3);
   for (int64_t s = 0; s < k_steps; ++s) {
+    // Loads interleaved with the products that need them (measured faster than four loads, then four products).
     _tile_loadd(4, a.rows[0] + s * a.step, a.stride);
-    _tile_loadd(5, a.rows[1] + s * a.step, a.stride);
     _tile_loadd(6, b0 + s * 1024, 64);
-    _tile_loadd(7, b1 + s * 1024, 64);
     _tile_dpbssd(0, 4, 6);
+    _tile_loadd(7, b1 + s * 1024, 64);
     _tile_dpbssd(1, 4, 7);
+    _tile_loadd(5, a.rows[1] + s * a.step, a.stride);
     _tile_dpbssd(2, 5, 6);
     _tile_dpbssd(3, 5, 7);
   }
