@@ -3,6 +3,7 @@
 //   W8A8DynamicLinear: ops::linear as the model calls it (per-token quantization of fp32 x + int8 GEMM with the
 //                      scales and bias in the epilogue, fp32 output); the label names the int8 kernel that the
 //                      selection rule (int8_gemm_path) picked for the shape;
+//   W8A8DynamicQuantGemm: the same two steps with the int8 kernel named (argument 4), for each candidate default;
 //   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations; arguments 4 and 5:
 //                      the kernel (cu::Int8Kernel, see internal.h) and the output (0 fp32, 1 bf16);
 //   Bf16GemmCublasLt:  the bf16 cuBLASLt GEMM (fp32 accumulate, fp32 output) that Float layers use.
@@ -90,6 +91,34 @@ void BM_W8A8DynamicLinear(benchmark::State& state) {
   state.SetLabel(std::string(cu::device_info().name) + " | int8 kernel " + cu::int8_gemm_kernel_name(probe));
 }
 
+// What ops::linear does for a W8A8_DYNAMIC layer (per-token quantization, then the int8 GEMM with scales and
+// bias in the epilogue, fp32 out), with the int8 kernel named explicitly (argument 4): the same-run cost of
+// the whole layer for every candidate default.
+void BM_W8A8DynamicQuantGemm(benchmark::State& state) {
+  int64_t t = state.range(0), n = state.range(1), k = state.range(2), kernel = state.range(3);
+  cu::ArenaScope scope;
+  Tensor w = rand_i8({n, k}, 1), sw = rand_f32({n}, 1e-4f, 1e-3f, 2), bias = rand_f32({n}, -1.0f, 1.0f, 3);
+  Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32), xq = dev({t, k}, DType::I8),
+         st = dev({t}, DType::F32);
+  cu::Int8Gemm g;
+  g.a = xq.data<int8_t>();
+  g.b = w.data<int8_t>();
+  g.m = t;
+  g.n = n;
+  g.k = k;
+  g.out = y.raw();
+  g.row_scale = st.data<float>();
+  g.col_scale = sw.data<float>();
+  g.bias = bias.data<float>();
+  const auto kind = static_cast<cu::Int8Kernel>(kernel);
+  timed(state, [&] {
+    cu::quantize_per_token(x, -128, 127, xq, st);
+    cu::int8_gemm_with(g, cu::Int8Epilogue::Dynamic, kind);
+  },
+        2.0 * t * n * k, double(t) * k * 4 + double(n) * k + double(t) * n * 4);
+  state.SetLabel(std::string(cu::device_info().name) + " | " + cu::int8_kernel_name(kind));
+}
+
 void BM_Int8GemmOnly(benchmark::State& state) {
   int64_t t = state.range(0), n = state.range(1), k = state.range(2), kernel = state.range(3), bf16 = state.range(4);
   cu::ArenaScope scope;
@@ -157,7 +186,7 @@ BENCHMARK(BM_W8A8DynamicLinear)->Apply(gemm_shapes)->UseManualTime()->Unit(bench
 void gemm_shapes_kernels(benchmark::internal::Benchmark* b) {
   using K = cu::Int8Kernel;
   for (K kernel : {K::Mma2Blocks, K::Sm90Tile128x224, K::Sm90Tile128x224Multicast, K::Sm90Tile256x128,
-                   K::Sm90Tile256x128Multicast})
+                   K::Sm90Tile256x128Multicast, K::Sm90PingPong2x128x128})
     for (int bf16 : {0, 1}) {
       if (bf16 && kernel == K::Mma2Blocks) continue;
       for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}, {32760, 1536, 1536}})
@@ -165,6 +194,13 @@ void gemm_shapes_kernels(benchmark::internal::Benchmark* b) {
     }
 }
 
+void linear_shapes_kernels(benchmark::internal::Benchmark* b) {
+  using K = cu::Int8Kernel;
+  for (K kernel : {K::Sm90Tile256x128, K::Sm90PingPong2x128x128})
+    for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}})
+      b->Args({t, n, k, int64_t(kernel)});
+}
+BENCHMARK(BM_W8A8DynamicQuantGemm)->Apply(linear_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->Args({32760, 13824})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);

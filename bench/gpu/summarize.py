@@ -27,7 +27,7 @@ def main():
     shapes = [(32760, 5120, 5120), (32760, 13824, 5120), (32760, 5120, 13824), (32760, 1536, 1536)]
     tgemm = {(g["t"], g["n"], g["k"]): g for g in (torch_ref or {}).get("gemm", [])}
     kernels = {0: "mma 1 block/SM", 1: "mma 2 blocks/SM", 2: "sm90 128x224", 3: "sm90 128x224 multicast-2",
-               4: "sm90 256x128", 5: "sm90 256x128 multicast-2"}
+               4: "sm90 256x128", 5: "sm90 256x128 multicast-2", 6: "sm90 2x128x128 ping-pong"}
     rows.append(("what", "ms", "TOP/s", "vs qdit bf16 cuBLASLt", "vs torch bf16"))
     checks = []
     for t, n, k in shapes:
@@ -38,6 +38,9 @@ def main():
         lin = by.get("BM_W8A8DynamicLinear/" + key)
         lin_kernel = (lin or {}).get("label", "").split("int8 kernel ")[-1] if lin else "?"
         entries = [(f"W8A8_DYNAMIC linear (quant + {lin_kernel} + epilogue, f32 out)", "BM_W8A8DynamicLinear/" + key)]
+        for kid in (4, 6):
+            entries.append((f"quant + int8 GEMM {kernels[kid]} + epilogue (= the linear with that kernel)",
+                            f"BM_W8A8DynamicQuantGemm/{key}/{kid}"))
         for kid, kname in kernels.items():
             for bf16 in (0, 1):
                 entries.append((f"int8 GEMM + epilogue, {kname}, {'bf16' if bf16 else 'f32'} out",

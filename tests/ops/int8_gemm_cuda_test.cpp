@@ -1,5 +1,5 @@
 // The int8 GEMM kernels one by one (the mma.sync kernel, the Hopper wgmma/TMA kernels with and without
-// multicast clusters, the simple kernel), at shapes that hit every edge the Hopper kernels handle: M not a
+// multicast clusters and in ping-pong form, the simple kernel), at shapes that hit every edge the Hopper kernels handle: M not a
 // multiple of the tile (and an odd tile count, which leaves a cluster's second tile past the last row), N
 // odd (no paired stores) and smaller than half a weight tile, K a multiple of 32 or only of 16, K shorter than
 // one 128-byte k-block, deep K with a 16-byte tail, and more tiles than CTAs (persistent tiles, pipeline phases
@@ -11,6 +11,9 @@
 //     take is an error, never a silent switch.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 
 #include "ops/cuda_test_util.h"
@@ -174,6 +177,55 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
   }
 }
 
+// Per-token quantization multiplies by the reciprocal of the scale and divides only near rounding ties
+// (quantize.cu); values placed on and one or two ulps around x / s = j + 0.5 check that the int8 results still
+// equal those of the exact division, for both activation ranges (int8 and int4) and K with and without the
+// vectorised kernel.
+TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
+  QDIT_REQUIRE_GPU();
+  for (int qmax : {127, 7})
+    for (int64_t k : {int64_t(5120), int64_t(998)}) {
+      SCOPED_TRACE("qmax " + std::to_string(qmax) + " K " + std::to_string(k));
+      GpuScratch scratch;
+      const int64_t t = 64;
+      Rng rng(1200 + qmax + k);
+      Tensor x = Tensor::empty({t, k}, DType::F32);
+      for (int64_t r = 0; r < t; ++r) {
+        float* row = x.data<float>() + r * k;
+        const float absmax = static_cast<float>(rng.uniform(0.5, 8.0));
+        const float s = std::max(absmax / static_cast<float>(qmax), FLT_EPSILON);  // the scale the row will get
+        row[0] = (r % 2) ? -absmax : absmax;
+        for (int64_t i = 1; i < k; ++i) {
+          const int64_t j = rng.integer(-qmax, qmax - 1);
+          float v = (static_cast<float>(j) + 0.5f) * s;
+          const int step = static_cast<int>(rng.integer(-2, 2));  // on the tie or a few ulps either side
+          for (int u = 0; u < std::abs(step); ++u) v = std::nextafter(v, step > 0 ? INFINITY : -INFINITY);
+          row[i] = std::fabs(v) <= absmax ? v : row[0] * 0.5f;
+        }
+      }
+      std::vector<int8_t> want(static_cast<size_t>(t * k));
+      std::vector<float> want_s(static_cast<size_t>(t));
+      for (int64_t r = 0; r < t; ++r) {
+        const float* row = x.data<float>() + r * k;
+        float m = 0.0f;
+        for (int64_t i = 0; i < k; ++i) m = std::max(m, std::fabs(row[i]));
+        const float s = std::max(m / static_cast<float>(qmax), FLT_EPSILON);
+        want_s[r] = s;
+        for (int64_t i = 0; i < k; ++i) {
+          const float q = std::nearbyint(row[i] / s);
+          want[r * k + i] = static_cast<int8_t>(std::min<float>(std::max<float>(q, -qmax - 1), qmax));
+        }
+      }
+      Tensor xq = poisoned_gpu({t, k}, DType::I8), sd = poisoned_gpu({t}, DType::F32);
+      cu::quantize_per_token(to_gpu(x), -qmax - 1, qmax, xq, sd);
+      Tensor got = to_cpu(xq), got_s = to_cpu(sd);
+      EXPECT_EQ(0, std::memcmp(got_s.raw(), want_s.data(), want_s.size() * 4)) << "per-token scales differ";
+      int64_t mismatches = 0;
+      for (int64_t i = 0; i < t * k; ++i) mismatches += got.data<int8_t>()[i] != want[i];
+      EXPECT_EQ(mismatches, 0);
+    }
+}
+
 // The documented rule: the Hopper kernel whenever K % 16 == 0 (K > 0) and both operands are 16-byte aligned,
 // the simple kernel otherwise; an explicit tiled kernel on operands it cannot take is refused.
 TEST(Int8GemmCuda, KernelSelectionRuleAndRefusals) {
@@ -188,7 +240,7 @@ TEST(Int8GemmCuda, KernelSelectionRuleAndRefusals) {
   g.n = 8;
   g.out = out.raw();
   g.k = 112;  // a multiple of 16, not of 32
-  EXPECT_STREQ(cu::int8_gemm_kernel_name(g), "sm90_256x128");
+  EXPECT_EQ(std::string(cu::int8_gemm_kernel_name(g)).rfind("sm90_", 0), 0u) << cu::int8_gemm_kernel_name(g);
   g.k = 100;  // not a multiple of 16
   EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Simple);
   EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, cu::Int8Kernel::Sm90Tile128x224), Error);

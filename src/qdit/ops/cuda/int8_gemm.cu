@@ -28,8 +28,9 @@ constexpr int kChunks = kBK / 16;  // 16-byte chunks per tile row
 constexpr int kTileBytes = (kBM + kBN) * kBK;
 constexpr int kSmemBytes = kStages * kTileBytes;
 // The kernel int8_gemm runs whenever the operands allow it (see int8_gemm_path). Chosen by same-run
-// measurement (bench/RESULTS.md, session 4, H200): the 256x128 Hopper kernel was the fastest at every Wan
-// shape (1267-1373 TOP/s with its epilogue, against 1109-1364 for 128x224 and 654 for mma.sync).
+// measurement (bench/RESULTS.md, session 4, H200, two calls): the 256x128 Hopper kernel was the fastest at every
+// Wan shape (1267-1383 TOP/s with its epilogue; 128x224: 1097-1402 with K = 13824 its only near tie; ping-pong
+// 983-1050; multicast 720-1007; mma.sync 575-654).
 constexpr Int8Kernel kDefaultInt8Kernel = Int8Kernel::Sm90Tile256x128;
 
 template <Int8Epilogue E, int MinBlocks>
@@ -180,6 +181,7 @@ const char* int8_kernel_name(Int8Kernel k) {
     case Int8Kernel::Sm90Tile128x224Multicast: return "sm90_128x224_mc2";
     case Int8Kernel::Sm90Tile256x128: return "sm90_256x128";
     case Int8Kernel::Sm90Tile256x128Multicast: return "sm90_256x128_mc2";
+    case Int8Kernel::Sm90PingPong2x128x128: return "sm90_2x128x128_pingpong";
     case Int8Kernel::Simple: return "simple";
   }
   return "unknown";

@@ -55,6 +55,7 @@ void int8_gemm_sm90(const Int8Gemm& g, Int8Epilogue e, Int8Kernel kernel) {
     case Int8Kernel::Sm90Tile128x224Multicast: sm90_gemm::launch_128x224_mc2(g, e); break;
     case Int8Kernel::Sm90Tile256x128: sm90_gemm::launch_256x128(g, e); break;
     case Int8Kernel::Sm90Tile256x128Multicast: sm90_gemm::launch_256x128_mc2(g, e); break;
+    case Int8Kernel::Sm90PingPong2x128x128: sm90_gemm::launch_2x128x128_pingpong(g, e); break;
     default: fail_internal("int8_gemm_sm90: not a Hopper kernel", err_ctx("an Sm90* kernel", int8_kernel_name(kernel)));
   }
   QDIT_CUDA_LAUNCH_CHECK("int8_gemm_sm90_kernel");

@@ -3,6 +3,6 @@
 
 namespace qdit::ops::cuda::sm90_gemm {
 
-void launch_256x128(const Int8Gemm& g, Int8Epilogue e) { launch_epilogue<128, 2, 1>(g, e); }
+void launch_256x128(const Int8Gemm& g, Int8Epilogue e) { launch_epilogue<128, 2, 1, 1>(g, e); }
 
 }  // namespace qdit::ops::cuda::sm90_gemm

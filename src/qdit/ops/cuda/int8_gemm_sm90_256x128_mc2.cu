@@ -3,6 +3,6 @@
 
 namespace qdit::ops::cuda::sm90_gemm {
 
-void launch_256x128_mc2(const Int8Gemm& g, Int8Epilogue e) { launch_epilogue<128, 2, 2>(g, e); }
+void launch_256x128_mc2(const Int8Gemm& g, Int8Epilogue e) { launch_epilogue<128, 2, 2, 1>(g, e); }
 
 }  // namespace qdit::ops::cuda::sm90_gemm

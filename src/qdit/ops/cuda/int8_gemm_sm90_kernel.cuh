@@ -12,8 +12,13 @@
 //    mbarriers; the producer runs ahead across tile boundaries, so it refills stages while consumers store;
 //  - persistent CTAs walking the tiles in bands of rows, so the tiles in flight share operands in L2;
 //  - optionally 2-CTA clusters on vertically adjacent tiles: each CTA loads half of the shared weight tile and
-//    multicasts it to both, halving the weight traffic from L2.
-// Tiles: BM = 2 consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
+//    multicasts it to both, halving the weight traffic from L2;
+//  - optionally two independent pipelines per CTA ("ping-pong", PIPES = 2): each consumer warpgroup owns its
+//    own tiles, stages and producer thread, and the two take turns at the tensor cores (named barriers hand the
+//    turn over once a warpgroup has issued its tile's last MMA), so one warpgroup's epilogue overlaps the
+//    other's MMAs. With one shared pipeline (PIPES = 1) both warpgroups split one tile and store at the same
+//    time, the tensor cores idle meanwhile.
+// Tiles: BM = (2 / PIPES) consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
 // integer wgmma stops at N = 224). K tails and M/N edges are zero-filled by the copy engine (zeros add nothing
 // to the exact sums); the epilogue stores only rows < M and columns < N.
 //
@@ -43,20 +48,22 @@ constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 40 * 128 + 232 * 256 
 constexpr int kSmemLimit = 227 * 1024;                   // opt-in shared memory per block on H100/H200
 constexpr int kBandRows = 2048;                          // rows of activations per band of the tile order
 
-template <int BN, int MR, int CM>
+template <int BN, int MR, int CM, int PIPES>
 struct Tile {
   static_assert(CM == 1 || CM == 2, "clusters of 1 or 2 CTAs");
+  static_assert(PIPES == 1 || (PIPES == kConsumers && CM == 1), "ping-pong pipelines without clusters");
+  static constexpr int kWgPerPipe = kConsumers / PIPES;  // consumer warpgroups sharing one tile
   static constexpr int kRowsPerWg = 64 * MR;
-  static constexpr int BM = kRowsPerWg * kConsumers;
+  static constexpr int BM = kRowsPerWg * kWgPerPipe;
   static constexpr int kABytes = BM * kBK, kBBytes = BN * kBK, kStageBytes = kABytes + kBBytes;
   static constexpr int kBarrierBytes = 256;
-  static constexpr int kStages = (kSmemLimit - 1024 - kBarrierBytes) / kStageBytes;
-  static constexpr int kSmemBytes = kStages * kStageBytes + 1024 + kBarrierBytes;  // + realignment slack
+  static constexpr int kStages = (kSmemLimit - 1024 - kBarrierBytes) / (PIPES * kStageBytes);  // per pipeline
+  static constexpr int kSmemBytes = PIPES * kStages * kStageBytes + 1024 + kBarrierBytes;  // + realignment slack
   static constexpr int kBoxRowsB = BN / CM;  // weight rows each CTA of a cluster loads (and multicasts)
   static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0 && (kBoxRowsB * kBK) % 1024 == 0,
                 "every operand tile must start on a 1024-byte swizzle atom");
   static_assert(BM <= 256 && kBoxRowsB <= 256, "a TMA box has at most 256 rows");
-  static_assert(kStages >= 3 && 16 * kStages <= kBarrierBytes, "pipeline depth");
+  static_assert(kStages >= 3 && 16 * PIPES * kStages <= kBarrierBytes, "pipeline depth");
 };
 
 // Persistent tile order. A unit is CM vertically adjacent tiles (one per CTA of a cluster, same weight
@@ -74,23 +81,25 @@ struct Schedule {
   }
 };
 
-template <int BN, int MR, int CM, Int8Epilogue E>
+template <int BN, int MR, int CM, int PIPES, Int8Epilogue E>
 __global__ void __launch_bounds__(kThreads, 1)
     int8_gemm_sm90_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                           const Int8Gemm g, const Schedule sc, const bool vec) {
-  using T = Tile<BN, MR, CM>;
+  using T = Tile<BN, MR, CM, PIPES>;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
-  const uint32_t full0 = base + T::kStages * T::kStageBytes, empty0 = full0 + 8 * T::kStages;
+  // Pipeline p: stages [p * kStages, (p + 1) * kStages) of the buffer and of each barrier array.
+  const uint32_t full0 = base + PIPES * T::kStages * T::kStageBytes, empty0 = full0 + 8 * PIPES * T::kStages;
   const int wg = threadIdx.x / 128;
   const uint32_t rank = CM > 1 ? cluster_ctarank() : 0;
-  const int first_unit = blockIdx.x / CM, unit_step = gridDim.x / CM;
+  // Work items ("workers") are pipelines: unit u goes to worker u % workers, CTA-major.
+  const int worker0 = (blockIdx.x / CM) * PIPES, unit_step = (gridDim.x / CM) * PIPES;
   const int kblocks = static_cast<int>((g.k + kBK - 1) / kBK);
 
   if (threadIdx.x == 0) {
-    for (int s = 0; s < T::kStages; ++s) {
-      mbar_init(full0 + 8 * s, 1);                        // the local producer's arrive (+ the copies' bytes)
-      mbar_init(empty0 + 8 * s, 4 * kConsumers * CM);     // one arrive per consumer warp of every CTA it feeds
+    for (int s = 0; s < PIPES * T::kStages; ++s) {
+      mbar_init(full0 + 8 * s, 1);                              // the producer's arrive (+ the copies' bytes)
+      mbar_init(empty0 + 8 * s, 4 * T::kWgPerPipe * CM);        // one arrive per consumer warp it feeds
     }
     fence_mbar_init();
   }
@@ -102,11 +111,14 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {
     // ---- producer ----------------------------------------------------------------------------------------
     setmaxnreg_dec<kProducerRegs>();
-    if (threadIdx.x == 0) {
+    const int pipe = threadIdx.x / 32;  // lane 0 of warp p feeds pipeline p
+    if (threadIdx.x % 32 == 0 && pipe < PIPES) {
       prefetch_tensor_map(&map_a);
       prefetch_tensor_map(&map_b);
+      const uint32_t pfull0 = full0 + 8 * pipe * T::kStages, pempty0 = empty0 + 8 * pipe * T::kStages;
+      const uint32_t pbase = base + pipe * T::kStages * T::kStageBytes;
       uint32_t stage = 0, phase = 0;
-      for (int u = first_unit; u < sc.units; u += unit_step) {
+      for (int u = worker0 + pipe; u < sc.units; u += unit_step) {
         int mu, nb;
         sc.unit_tile(u, mu, nb);
         const int m_blk = mu * CM + static_cast<int>(rank);
@@ -116,9 +128,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         int b_row = nb * BN + static_cast<int>(rank) * T::kBoxRowsB;
         if (b_row >= g.n) b_row = 0;
         for (int kb = 0; kb < kblocks; ++kb) {
-          const uint32_t full = full0 + 8 * stage;
-          mbar_wait(empty0 + 8 * stage, phase ^ 1);
-          const uint32_t sa = base + stage * T::kStageBytes, sb = sa + T::kABytes;
+          const uint32_t full = pfull0 + 8 * stage;
+          mbar_wait(pempty0 + 8 * stage, phase ^ 1);
+          const uint32_t sa = pbase + stage * T::kStageBytes, sb = sa + T::kABytes;
           mbar_arrive_expect_tx(full, T::kStageBytes);  // own A tile + the whole B tile (both halves, CM = 2)
           tma_load_2d(sa, &map_a, full, kb * kBK, a_row);
           if constexpr (CM == 1)
@@ -137,6 +149,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     // ---- consumers -----------------------------------------------------------------------------------------
     setmaxnreg_inc<kConsumerRegs>();
     const int cw = wg - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int pipe = PIPES > 1 ? cw : 0;
+    const int wg_row = PIPES > 1 ? 0 : cw * T::kRowsPerWg;  // this warpgroup's rows inside the tile
+    const uint32_t pfull0 = full0 + 8 * pipe * T::kStages, pempty0 = empty0 + 8 * pipe * T::kStages;
+    const uint32_t pbase = base + pipe * T::kStages * T::kStageBytes;
     int acc[MR][BN / 2];
     auto fence_acc = [&] {
 #pragma unroll
@@ -146,22 +162,35 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // Stage `s` may be refilled once every consumer warp (of both CTAs, CM = 2) is done reading it.
     auto release = [&](uint32_t s) {
-      if (lane == 0) mbar_arrive(empty0 + 8 * s);
+      if (lane == 0) mbar_arrive(pempty0 + 8 * s);
       if constexpr (CM > 1) {
-        if (lane == 1) mbar_arrive_remote(empty0 + 8 * s, rank ^ 1u);
+        if (lane == 1) mbar_arrive_remote(pempty0 + 8 * s, rank ^ 1u);
       }
     };
+    // Ping-pong turns: barrier kTurn + w means "warpgroup w may issue its next tile's MMAs"; the other
+    // warpgroup arrives on it exactly once per tile of w that follows (so no arrival is left unmatched).
+    constexpr uint32_t kTurn = 1, kTurnThreads = 128 * kConsumers;
+    auto tiles_of = [&](int w) {
+      const int first = worker0 + w;
+      return first < sc.units ? (sc.units - first + unit_step - 1) / unit_step : 0;
+    };
+    const int other_tiles = PIPES > 1 ? tiles_of(cw ^ 1) : 0;
+    if constexpr (PIPES > 1) {
+      if (cw == 1 && other_tiles > 0) named_arrive(kTurn + 0, kTurnThreads);  // warpgroup 0 goes first
+    }
     uint32_t stage = 0, phase = 0;
-    for (int u = first_unit; u < sc.units; u += unit_step) {
+    int tile = 0;
+    for (int u = worker0 + pipe; u < sc.units; u += unit_step, ++tile) {
       int mu, nb;
       sc.unit_tile(u, mu, nb);
       const int m_blk = mu * CM + static_cast<int>(rank);
+      if constexpr (PIPES > 1) named_sync(kTurn + cw, kTurnThreads);
       uint32_t prev = 0;
       for (int kb = 0; kb < kblocks; ++kb) {
-        mbar_wait(full0 + 8 * stage, phase);
+        mbar_wait(pfull0 + 8 * stage, phase);
         __syncwarp();  // the warp leaves the spin together: the wgmma instructions below are warp-aligned
-        const uint32_t sa = base + stage * T::kStageBytes + cw * T::kRowsPerWg * kBK;
-        const uint32_t sb = base + stage * T::kStageBytes + T::kABytes;
+        const uint32_t sa = pbase + stage * T::kStageBytes + wg_row * kBK;
+        const uint32_t sb = pbase + stage * T::kStageBytes + T::kABytes;
         fence_acc();
         wgmma_fence();
 #pragma unroll
@@ -182,6 +211,12 @@ __global__ void __launch_bounds__(kThreads, 1)
           phase ^= 1;
         }
       }
+      if constexpr (PIPES > 1) {
+        // Every MMA of this tile is issued: the other warpgroup may issue its next tile's while this one
+        // finishes and stores.
+        const bool other_has_next = cw == 0 ? tile < other_tiles : tile + 1 < other_tiles;
+        if (other_has_next) named_arrive(kTurn + (cw ^ 1), kTurnThreads);
+      }
       wgmma_wait<0>();
       fence_acc();
       release(prev);
@@ -189,7 +224,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (m_blk < sc.m_tiles) {
         // Thread (warp, lane) holds rows 16 * warp + lane / 4 (+ 8) of each 64-row slice and columns
         // 8j + 2 * (lane % 4) (+ 1): see wgmma_s8.
-        const int64_t row0 = int64_t(m_blk) * T::BM + cw * T::kRowsPerWg + warp * 16 + lane / 4;
+        const int64_t row0 = int64_t(m_blk) * T::BM + wg_row + warp * 16 + lane / 4;
         const int64_t col0 = int64_t(nb) * BN + 2 * (lane % 4);
         float rs[MR][2];
         bool row_ok[MR][2];
@@ -226,10 +261,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 // out-of-range elements read as zeros (int8_gemm_sm90.cu).
 CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, const char* which);
 
-template <int BN, int MR, int CM, Int8Epilogue E>
+template <int BN, int MR, int CM, int PIPES, Int8Epilogue E>
 void launch(const Int8Gemm& g) {
-  using T = Tile<BN, MR, CM>;
-  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, E>;
+  using T = Tile<BN, MR, CM, PIPES>;
+  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, PIPES, E>;
   cudaLaunchAttribute cluster;
   cluster.id = cudaLaunchAttributeClusterDimension;
   cluster.val.clusterDim.x = CM;
@@ -267,7 +302,7 @@ void launch(const Int8Gemm& g) {
   sc.m_units = (sc.m_tiles + CM - 1) / CM;
   sc.units = sc.m_units * sc.n_tiles;
   sc.band_units = std::max(1, kBandRows / (T::BM * CM));
-  cfg.gridDim = dim3(static_cast<unsigned>(CM * std::min(max_clusters, sc.units)));
+  cfg.gridDim = dim3(static_cast<unsigned>(CM * std::min(max_clusters, (sc.units + PIPES - 1) / PIPES)));
 
   const CUtensorMap map_a = kmajor_map(g.a, g.m, g.k, T::BM, "a (activations)");
   const CUtensorMap map_b = kmajor_map(g.b, g.n, g.k, T::kBoxRowsB, "b (weights)");
@@ -275,12 +310,12 @@ void launch(const Int8Gemm& g) {
   QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, g, sc, vec));
 }
 
-template <int BN, int MR, int CM>
+template <int BN, int MR, int CM, int PIPES>
 void launch_epilogue(const Int8Gemm& g, Int8Epilogue e) {
   switch (e) {
-    case Int8Epilogue::StoreS32: launch<BN, MR, CM, Int8Epilogue::StoreS32>(g); break;
-    case Int8Epilogue::Dynamic: launch<BN, MR, CM, Int8Epilogue::Dynamic>(g); break;
-    case Int8Epilogue::Static: launch<BN, MR, CM, Int8Epilogue::Static>(g); break;
+    case Int8Epilogue::StoreS32: launch<BN, MR, CM, PIPES, Int8Epilogue::StoreS32>(g); break;
+    case Int8Epilogue::Dynamic: launch<BN, MR, CM, PIPES, Int8Epilogue::Dynamic>(g); break;
+    case Int8Epilogue::Static: launch<BN, MR, CM, PIPES, Int8Epilogue::Static>(g); break;
   }
 }
 
@@ -289,5 +324,6 @@ void launch_128x224(const Int8Gemm& g, Int8Epilogue e);
 void launch_128x224_mc2(const Int8Gemm& g, Int8Epilogue e);
 void launch_256x128(const Int8Gemm& g, Int8Epilogue e);
 void launch_256x128_mc2(const Int8Gemm& g, Int8Epilogue e);
+void launch_2x128x128_pingpong(const Int8Gemm& g, Int8Epilogue e);
 
 }  // namespace qdit::ops::cuda::sm90_gemm

@@ -19,6 +19,17 @@ __device__ __forceinline__ int8_t clamp_round(float v, float lo, float hi) {
   return static_cast<int8_t>(static_cast<int>(fminf(fmaxf(rintf(v), lo), hi)));
 }
 
+// clamp_round(x / scale) with a multiply by inv = RN(1 / scale) instead of the division, same result bit for bit.
+// q = RN(x * inv) is within 2^-23 relative of x / scale, and |x / scale| <= qmax (1 + 2^-24) <= 128 because
+// scale >= RN(absmax / qmax); so |q - x / scale| <= 2^-16, and rintf can tell them apart only when q lies within
+// that distance of a half-integer. There (about one value in 8000) the exact division decides. NaN and
+// infinities take the same path as with the division (NaN -> qmin, x / inf -> 0).
+__device__ __forceinline__ int8_t quantize_by_reciprocal(float x, float scale, float inv, float lo, float hi) {
+  float q = __fmul_rn(x, inv);
+  if (fabsf(fabsf(q - truncf(q)) - 0.5f) <= 0x1p-14f) q = __fdiv_rn(x, scale);
+  return clamp_round(q, lo, hi);
+}
+
 __global__ void per_token_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
                                  int64_t k, float qmin, float qmax) {
   __shared__ float scratch[32];
@@ -27,10 +38,10 @@ __global__ void per_token_kernel(const float* __restrict__ x, int8_t* __restrict
   float m = 0.0f;
   for (int64_t i = threadIdx.x; i < k; i += blockDim.x) m = fmaxf(m, fabsf(row[i]));
   m = block_max(m, scratch);
-  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON);
+  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON), inv = __frcp_rn(scale);
   if (threadIdx.x == 0) s[t] = scale;
   int8_t* out = xq + t * k;
-  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) out[i] = clamp_round(__fdiv_rn(row[i], scale), qmin, qmax);
+  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) out[i] = quantize_by_reciprocal(row[i], scale, inv, qmin, qmax);
 }
 
 // The same function in one read of the row: each thread keeps up to V float4 of it in registers between the
@@ -50,17 +61,17 @@ __global__ void per_token_vec_kernel(const float* __restrict__ x, int8_t* __rest
     m = fmaxf(m, fmaxf(fmaxf(fabsf(v[j].x), fabsf(v[j].y)), fmaxf(fabsf(v[j].z), fabsf(v[j].w))));
   }
   m = block_max(m, scratch);
-  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON);
+  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON), inv = __frcp_rn(scale);
   if (threadIdx.x == 0) s[t] = scale;
   char4* out = reinterpret_cast<char4*>(xq + t * k);
 #pragma unroll
   for (int j = 0; j < V; ++j) {
     int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
     if (i < k4)
-      out[i] = make_char4(clamp_round(__fdiv_rn(v[j].x, scale), qmin, qmax),
-                          clamp_round(__fdiv_rn(v[j].y, scale), qmin, qmax),
-                          clamp_round(__fdiv_rn(v[j].z, scale), qmin, qmax),
-                          clamp_round(__fdiv_rn(v[j].w, scale), qmin, qmax));
+      out[i] = make_char4(quantize_by_reciprocal(v[j].x, scale, inv, qmin, qmax),
+                          quantize_by_reciprocal(v[j].y, scale, inv, qmin, qmax),
+                          quantize_by_reciprocal(v[j].z, scale, inv, qmin, qmax),
+                          quantize_by_reciprocal(v[j].w, scale, inv, qmin, qmax));
   }
 }
 
