@@ -37,7 +37,8 @@ class Tensor {
   Device device() const { return device_; }
   int64_t numel() const { return shape_numel(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
-  bool defined() const { return data_ != nullptr || numel() == 0 && !shape_.empty(); }
+  // A zero-element tensor with a shape is defined even though it has no memory.
+  bool defined() const { return data_ != nullptr || (numel() == 0 && !shape_.empty()); }
 
   void* raw() const { return data_; }
   template <typename T> T* data() const { return static_cast<T*>(data_); }
