@@ -55,6 +55,21 @@ TEST_F(QuantizeCli, EachLayoutWritesItsFiles) {
   }
 }
 
+TEST_F(QuantizeCli, RepeatedOptionsTakeOneValueEach) {
+  // Each --exclude takes one glob, so SRC after them is still SRC.
+  const std::string out = tmp_.path() + "/q";
+  auto r = run_qdit(tmp_, {"quantize", "--exclude", "*ffn.net.2*", "--exclude", "proj_out", src_, "--out", out,
+                           "--scheme", "w8a16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto plans = load::plan_checkpoint(out);
+  ASSERT_TRUE(plans.at(0).ok());
+  for (const auto& l : plans[0].linears) {
+    const bool kept = l.runtime == "head.proj" || l.runtime.find("ffn.down") != std::string::npos ||
+                      l.runtime.rfind("blocks.", 0) != 0;
+    EXPECT_EQ(*l.scheme, kept ? SchemeId::Float : SchemeId::W8A16) << l.runtime;
+  }
+}
+
 TEST_F(QuantizeCli, ExitCodesAndReasons) {
   struct Case {
     std::vector<std::string> a;

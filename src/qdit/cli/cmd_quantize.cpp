@@ -43,9 +43,15 @@ int cmd_quantize(const Args& args) {
   app.add_option("--scheme", scheme, "w8a8 (static, needs --calibration), w8a8_dynamic, w4a4_dynamic or w8a16")
       ->required();
   app.add_option("--exclude", opt.excludes,
-                 "glob on canonical (Diffusers) layer names kept in float, repeatable (e.g. '*ffn.net.2*')");
+                 "glob on canonical (Diffusers) layer names kept in float, repeatable (e.g. '*ffn.net.2*')")
+      ->expected(1)  // one value per flag, so a following SRC is never swallowed
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
   app.add_option("--calibration", opt.calibration,
-                 "w8a8: an input file in `qdit run` form whose activation ranges set input_scale/offset, repeatable");
+                 "w8a8: an input file in `qdit run` form whose activation ranges set input_scale/offset, repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
   app.add_option("--layout", layout,
                  "ascendv1 (default: quant_model_description.json + quant_model_weights.safetensors), mindie "
                  "(quant_model_description_<type>.json + quant_model_weight_<type>.safetensors) or repacked "

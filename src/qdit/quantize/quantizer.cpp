@@ -106,7 +106,10 @@ class ComponentQuantizer {
         source_names(plan_) == NameSpace::Native ? wan::WanNamespace::Native : wan::WanNamespace::Diffusers;
     for (const std::string& name : plan_.store->names()) {
       MappedName m = wan::to_canonical(ns, name);
-      if (m.dropped) continue;  // the plan reported it; nothing of the model
+      if (m.dropped) {  // a name the rule list drops (e.g. norm_added_q): no parameter of the model
+        warnings_.push_back("not written, the name map drops it: " + name);
+        continue;
+      }
       source_[m.name] = {name, plan_.store->find(name)};
     }
   }
