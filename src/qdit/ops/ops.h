@@ -57,12 +57,17 @@ void release_prepared_linears();
 //   Float:        x W^T + b                (BF16 precision: x and W rounded to bf16)
 //   W8A8:         (acc + quant_bias) * deq_scale, x_q = sat8(rne(x / s_x + o_x))
 //   W8A8_DYNAMIC, W4A4_DYNAMIC, W4A8_DYNAMIC: acc * s_w[n] * s_t + b, s_t = max(max|x_t| / qmax, FLT_EPSILON)
-//   W8A16:        x ((W_q - z) * s)^T + b
-// y must be preallocated F32 [T,N].
+//   W8A16:        x ((W_q - z) * s)^T + b  (dequantized in fp32 as ((float)W_q - z) * s; BF16 precision rounds
+//                 x and that weight to bf16)
+// y must be preallocated F32 [T,N] and must not alias x. The CPU epilogues evaluate left to right in fp32:
+// (float)(acc + quant_bias) * deq_scale, and ((float)acc * s_w[n]) * s_t + b (ops/cpu/int8_gemm.h).
+// The CPU int8 kernel is chosen once per process (AMX, else VNNI, else portable; QDIT_INT8_KERNEL overrides);
+// all kernels give the same integers.
 void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p);
 
 // out[t,:] = LN(x[t,:]) * (1 + scale) + shift, LN without affine, eps; (scale/shift from `mod`, may be undefined
-// tensors for a plain LN). If weight/bias are defined (F32 [D]) the affine LN is applied instead of modulation.
+// tensors for a plain LN). If weight/bias are defined (F32 [D]) the affine LN is applied instead of modulation
+// (giving both is an error; bias alone is an error). `out` may be `x`.
 void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
                Tensor& out);
 
