@@ -85,6 +85,33 @@ TEST(Attention, Bf16RoundsInputsOnly) {
   });
 }
 
+TEST(Attention, LongSequenceRowsMatchFloat64) {
+  // Self-attention over 20,000 tokens (one head of 8 keeps it quick); a few query rows checked against float64.
+  const int64_t l = 20000, hd = 8;
+  Rand r(31);
+  Tensor q = test_ops::uniform_f32({l, hd}, r, -2, 2), k = test_ops::uniform_f32({l, hd}, r, -2, 2);
+  Tensor v = test_ops::uniform_f32({l, hd}, r, -1, 1);
+  Tensor out = test_ops::poisoned_f32({l, hd});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  ops::attention(q, k, v, 1, scale, out, ops::Precision::FP32);
+  for (int64_t i : {int64_t{0}, int64_t{59}, int64_t{60}, int64_t{12345}, l - 1}) {
+    std::vector<double> s(static_cast<size_t>(l));
+    double mx = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < l; ++j) {
+      double dot = 0;
+      for (int64_t d = 0; d < hd; ++d) dot += double{q.data<float>()[i * hd + d]} * k.data<float>()[j * hd + d];
+      s[j] = dot * scale;
+      mx = std::max(mx, s[j]);
+    }
+    for (int64_t j = 0; j < l; ++j) sum += (s[j] = std::exp(s[j] - mx));
+    for (int64_t d = 0; d < hd; ++d) {
+      double o = 0;
+      for (int64_t j = 0; j < l; ++j) o += s[j] * v.data<float>()[j * hd + d];
+      EXPECT_NEAR(out.data<float>()[i * hd + d], o / sum, 2e-6) << "row " << i << " feature " << d;
+    }
+  }
+}
+
 TEST(Attention, UniformKeysAverageValues) {
   // Identical keys: every weight is 1/Lk, so the output is the plain mean of v (here 2).
   const int64_t lk = 100;
