@@ -311,11 +311,23 @@ TEST(Linear, ErrorsNameTheLayerAndScheme) {
   zero_scale.input_scale = 0.0f;
   expect_error(zero_scale, x, y, ErrorKind::Checkpoint, "input_scale");
 
+  QuantLinear offset = make_layer(SchemeId::W8A8Dynamic, 4, 8, r, false);
+  offset.weight_offset = test_ops::f32_tensor({4}, {0, 0, 0.5f, 0});
+  expect_error(offset, x, y, ErrorKind::Checkpoint, "weight_offset");
+
   QuantLinear ok = make_layer(SchemeId::W8A8Dynamic, 4, 8, r, false);
   Tensor narrow = test_ops::uniform_f32({2, 7}, r);
   EXPECT_THROW(ops::linear(narrow, ok, y, Precision::FP32), Error);
   Tensor wrong_y = test_ops::poisoned_f32({2, 5});
   EXPECT_THROW(ops::linear(x, ok, wrong_y, Precision::FP32), Error);
+}
+
+TEST(Linear, AllZeroWeightOffsetOfADynamicSchemeIsAccepted) {
+  // ModelSlim writes weight_offset = 0 for the symmetric schemes; the result is the same as without it.
+  Rand r(26);
+  QuantLinear l = make_layer(SchemeId::W4A8Dynamic, 17, 65, r, true);
+  l.weight_offset = Tensor::zeros({17}, DType::F32);
+  check(l, 37, Precision::FP32, r, "W4A8_DYNAMIC with zero weight_offset");
 }
 
 TEST(Linear, ZeroTokensIsANoOp) {

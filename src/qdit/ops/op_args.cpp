@@ -134,6 +134,7 @@ void require_valid_layer(const QuantLinear& w, const char* op) {
     case SchemeId::W4A8Dynamic:
       need(w.weight, "weight", {DType::I8}, {n, k});
       need(w.weight_scale, "weight_scale", {DType::F32}, {n});
+      optional(w.weight_offset, "weight_offset", {n});  // symmetric: must be all zero (checked when prepared)
       optional(w.bias, "bias", {n});
       break;
     case SchemeId::W8A16:

@@ -124,6 +124,14 @@ std::shared_ptr<PreparedLinear> build(const QuantLinear& w, Precision p) {
     spec.col_scale = floats(w.deq_scale);
   } else {
     require_positive_finite(w, w.weight_scale.data<float>(), n, "weight_scale");
+    // The dynamic schemes are symmetric: ModelSlim writes an all-zero weight_offset, which the arithmetic ignores.
+    // A non-zero one would change the result, so it is refused rather than dropped.
+    if (w.weight_offset.defined())
+      for (int64_t i = 0; i < n; ++i)
+        if (w.weight_offset.data<float>()[i] != 0.0f)
+          fail_checkpoint("weight_offset must be zero for a symmetric dynamic scheme",
+                          context(w, "0 at every channel",
+                                  std::to_string(w.weight_offset.data<float>()[i]) + " at channel " + std::to_string(i)));
     prep->qmin = w.act_qmin();
     prep->qmax = w.act_qmax();
     spec.col_scale = floats(w.weight_scale);
