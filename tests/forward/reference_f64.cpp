@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 namespace qdit::wan::ref {
@@ -23,19 +24,43 @@ int64_t quantize_static(double x, float s, float o) {
   return std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(a)), -128, 127);
 }
 
+Mat rounded_to_bf16(Mat m) {
+  for (double& v : m.v) v = round_to_bf16(v);
+  return m;
+}
+
 }  // namespace
 
-Mat reference_linear(const QuantLinear& l, const Mat& x) {
-  const int64_t T = x.rows, N = l.out_features, K = l.in_features;
-  if (x.cols != K) throw std::invalid_argument("reference_linear: K mismatch");
+double round_to_bf16(double v) {
+  // Written out on the bits rather than taken from core/half.h, so that the reference stays independent.
+  const float f = static_cast<float>(v);
+  if (std::isnan(f)) return v;
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  const uint32_t keep = bits >> 16, dropped = bits & 0xffffu;
+  uint32_t r = keep + ((dropped > 0x8000u || (dropped == 0x8000u && (keep & 1u))) ? 1u : 0u);
+  r <<= 16;
+  float out;
+  std::memcpy(&out, &r, sizeof out);
+  return out;
+}
+
+Mat reference_linear(const QuantLinear& l, const Mat& x_in, bool round_bf16) {
+  const int64_t T = x_in.rows, N = l.out_features, K = l.in_features;
+  if (x_in.cols != K) throw std::invalid_argument("reference_linear: K mismatch");
   Mat y(T, N);
   auto bias = [&](int64_t n) { return l.bias.defined() ? at(l.bias, n) : 0.0; };
+  const bool float_gemm = l.scheme == SchemeId::Float || l.scheme == SchemeId::W8A16;
+  const Mat x = round_bf16 && float_gemm ? rounded_to_bf16(x_in) : x_in;
   switch (l.scheme) {
     case SchemeId::Float:
       for (int64_t t = 0; t < T; ++t)
         for (int64_t n = 0; n < N; ++n) {
           double s = 0;
-          for (int64_t k = 0; k < K; ++k) s += x.at(t, k) * at(l.weight, n * K + k);
+          for (int64_t k = 0; k < K; ++k) {
+            const double w = at(l.weight, n * K + k);
+            s += x.at(t, k) * (round_bf16 ? round_to_bf16(w) : w);
+          }
           y.at(t, n) = s + bias(n);
         }
       break;
@@ -44,7 +69,15 @@ Mat reference_linear(const QuantLinear& l, const Mat& x) {
         for (int64_t n = 0; n < N; ++n) {
           const double z = l.weight_offset.defined() ? at(l.weight_offset, n) : 0.0, s_w = at(l.weight_scale, n);
           double s = 0;
-          for (int64_t k = 0; k < K; ++k) s += x.at(t, k) * ((at(l.weight, n * K + k) - z) * s_w);
+          for (int64_t k = 0; k < K; ++k) {
+            double w = (at(l.weight, n * K + k) - z) * s_w;
+            // The bf16 policy rounds the weight the forward dequantizes in fp32 (ops.h): ((float)W_q - z) * s.
+            if (round_bf16)
+              w = round_to_bf16(static_cast<float>(static_cast<float>(at(l.weight, n * K + k)) -
+                                                   static_cast<float>(z)) *
+                                static_cast<float>(s_w));
+            s += x.at(t, k) * w;
+          }
           y.at(t, n) = s + bias(n);
         }
       break;
@@ -146,8 +179,11 @@ Mat add(Mat a, const Mat& b) {
   return a;
 }
 
-// softmax(q k^T * scale) v per head, all keys, no mask.
-Mat attention(const Mat& q, const Mat& k, const Mat& v, int64_t heads) {
+// softmax(q k^T * scale) v per head, all keys, no mask; round_bf16: q, k, v rounded first (the bf16 policy).
+Mat attention(const Mat& q_in, const Mat& k_in, const Mat& v_in, int64_t heads, bool round_bf16) {
+  const Mat q = round_bf16 ? rounded_to_bf16(q_in) : q_in;
+  const Mat k = round_bf16 ? rounded_to_bf16(k_in) : k_in;
+  const Mat v = round_bf16 ? rounded_to_bf16(v_in) : v_in;
   const int64_t hd = q.cols / heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   Mat out(q.rows, q.cols);
@@ -226,7 +262,9 @@ std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, 
             for (int64_t b = 0; b < 2; ++b)
               patches.at((fi * h + hi) * wd + wi, ch * 4 + a * 2 + b) =
                   at(in.hidden_states, ((ch * T + fi) * H + 2 * hi + a) * W + 2 * wi + b);
-  Mat x = reference_linear(w.patch_embed, patches);
+  // The bf16 policy's rounding; the time MLP and the head projection never round (fp32 in the forward).
+  const bool bf = opt.bf16_policy;
+  Mat x = reference_linear(w.patch_embed, patches, bf);
 
   // Time embedding per token (a [1] timestep applies to every token).
   Mat sinus(L, c.freq_dim);
@@ -246,15 +284,17 @@ std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, 
   Mat text_in(n_text, c.text_dim);
   for (int64_t i = 0; i < in.encoder_hidden_states.numel() && i < n_text * c.text_dim; ++i)
     text_in.v[i] = at(in.encoder_hidden_states, i);
-  const Mat text = reference_linear(w.text_fc2, apply(reference_linear(w.text_fc1, text_in), gelu_tanh));
+  const Mat text =
+      reference_linear(w.text_fc2, apply(reference_linear(w.text_fc1, text_in, bf), gelu_tanh), bf);
 
   Mat image;
   if (c.has_image_branch) {
     Mat clip = from_tensor(in.encoder_hidden_states_image, c.image_tokens, c.image_dim);
-    Mat hdn = apply(reference_linear(w.image_fc1, affine(layer_norm(clip, 1e-5), w.image_norm_in_w,
-                                                          w.image_norm_in_b)),
+    Mat hdn = apply(reference_linear(w.image_fc1,
+                                     affine(layer_norm(clip, 1e-5), w.image_norm_in_w, w.image_norm_in_b), bf),
                     gelu_erf);
-    image = affine(layer_norm(reference_linear(w.image_fc2, hdn), 1e-5), w.image_norm_out_w, w.image_norm_out_b);
+    image =
+        affine(layer_norm(reference_linear(w.image_fc2, hdn, bf), 1e-5), w.image_norm_out_w, w.image_norm_out_b);
   }
 
   const int64_t heads = c.num_heads;
@@ -265,33 +305,33 @@ std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, 
         for (int64_t d = 0; d < D; ++d) m[k].at(t, d) = at(b.modulation, k * D + d) + e0.at(t, k * D + d);
 
     Mat y = modulate(layer_norm(x, eps), m[0], m[1]);
-    const Mat qkv = reference_linear(b.self_qkv, y);
+    const Mat qkv = reference_linear(b.self_qkv, y, bf);
     Mat q = columns(qkv, 0, D), k = columns(qkv, D, D), v = columns(qkv, 2 * D, D);
     rms_norm(q, b.self_norm_q, eps);
     rms_norm(k, b.self_norm_k, eps);
     rope(q, heads, f, h, wd);
     rope(k, heads, f, h, wd);
-    Mat o = reference_linear(b.self_out, attention(q, k, v, heads));
+    Mat o = reference_linear(b.self_out, attention(q, k, v, heads, bf), bf);
     for (int64_t t = 0; t < L; ++t)
       for (int64_t d = 0; d < D; ++d) x.at(t, d) += o.at(t, d) * m[2].at(t, d);
 
     y = affine(layer_norm(x, eps), b.cross_norm_w, b.cross_norm_b);
-    Mat cq = reference_linear(b.cross_q, y);
+    Mat cq = reference_linear(b.cross_q, y, bf);
     rms_norm(cq, b.cross_norm_q, eps);
-    const Mat kv = reference_linear(b.cross_kv, text);
+    const Mat kv = reference_linear(b.cross_kv, text, bf);
     Mat tk = columns(kv, 0, D);
     rms_norm(tk, b.cross_norm_k, eps);
-    Mat a = attention(cq, tk, columns(kv, D, D), heads);
+    Mat a = attention(cq, tk, columns(kv, D, D), heads, bf);
     if (c.has_image_branch) {
-      const Mat ikv = reference_linear(b.cross_kv_img, image);
+      const Mat ikv = reference_linear(b.cross_kv_img, image, bf);
       Mat ik = columns(ikv, 0, D);
       rms_norm(ik, b.cross_norm_k_img, eps);
-      a = add(a, attention(cq, ik, columns(ikv, D, D), heads));
+      a = add(a, attention(cq, ik, columns(ikv, D, D), heads, bf));
     }
-    x = add(x, reference_linear(b.cross_out, a));
+    x = add(x, reference_linear(b.cross_out, a, bf));
 
     y = modulate(layer_norm(x, eps), m[3], m[4]);
-    o = reference_linear(b.ffn_down, apply(reference_linear(b.ffn_up, y), gelu_tanh));
+    o = reference_linear(b.ffn_down, apply(reference_linear(b.ffn_up, y, bf), gelu_tanh), bf);
     for (int64_t t = 0; t < L; ++t)
       for (int64_t d = 0; d < D; ++d) x.at(t, d) += o.at(t, d) * m[5].at(t, d);
   }
