@@ -8,26 +8,13 @@
 #include "qdit/bench/scenarios.h"
 #include "qdit/bench/synthetic_bench.h"
 #include "qdit/bench/synthetic_model.h"
+#include "qdit/cli/cli11_parse.h"
 #include "qdit/cli/commands.h"
 #include "qdit/core/error.h"
 
 namespace qdit::cli {
 
 namespace {
-
-bool parse_or_usage(CLI::App& app, const Args& args, int& exit_code) {
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes a reversed vector
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    exit_code = 0;
-    return false;
-  } catch (const CLI::ParseError& e) {
-    fail_usage(std::string(e.what()) + " (see 'qdit bench --help')");
-  }
-  return true;
-}
 
 [[noreturn]] void bad_value(const std::string& flag, const std::string& expected, const std::string& found) {
   ErrorContext c;

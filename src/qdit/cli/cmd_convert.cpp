@@ -4,30 +4,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "qdit/cli/cli11_parse.h"
 #include "qdit/cli/commands.h"
 #include "qdit/core/error.h"
 #include "qdit/quantize/converter.h"
 
 namespace qdit::cli {
-
-namespace {
-
-// CLI11 reports bad usage through exceptions; qdit reports it as a Usage error (exit code 2). --help is exit 0.
-bool parse_or_usage(CLI::App& app, const Args& args, int& exit_code) {
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes a reversed vector
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    exit_code = 0;
-    return false;
-  } catch (const CLI::ParseError& e) {
-    fail_usage(std::string(e.what()) + " (see 'qdit " + app.get_name() + " --help')");
-  }
-  return true;
-}
-
-}  // namespace
 
 int cmd_convert(const Args& args) {
   CLI::App app(
