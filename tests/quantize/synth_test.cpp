@@ -81,8 +81,12 @@ TEST(Synth, WritesEverySchemaParameterOnceWithTrainedLikeStatistics) {
     double mean, sd;
     moments(v, mean, sd);
     EXPECT_GT(sd, 0.0) << p.canonical;
-    if (p.role == wan::ParamRole::Norm) EXPECT_NEAR(mean, 1.0, 0.05) << p.canonical;
-    if (p.role == wan::ParamRole::Modulation) EXPECT_LT(sd, 3.0 / std::sqrt(64.0)) << p.canonical;
+    if (p.role == wan::ParamRole::Norm) {
+      EXPECT_NEAR(mean, 1.0, 0.05) << p.canonical;
+    }
+    if (p.role == wan::ParamRole::Modulation) {
+      EXPECT_LT(sd, 3.0 / std::sqrt(64.0)) << p.canonical;
+    }
   }
 }
 
