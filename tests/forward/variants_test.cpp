@@ -86,6 +86,18 @@ TEST(Variants, PerTokenTimestepsMatchReference) {
   EXPECT_LT(err, 1e-4);
 }
 
+// A shrunk model whose head output 4*Cout (4 x 48 for TI2V) is wider than its FFN: the head may not reuse the FFN
+// buffer then (regression: this used to fail with an internal "view larger than buffer" error).
+TEST(Variants, HeadWiderThanFfnMatchesReference) {
+  WanConfig cfg = testing::tiny_config(Variant::TI2V_22);
+  cfg.ffn_dim = 4 * cfg.out_channels - 8;
+  ASSERT_GT(4 * cfg.out_channels, cfg.ffn_dim);
+  const WanWeights w = testing::random_float_weights(cfg, 41);
+  const WanInputs in = testing::random_inputs(cfg, inputs_for(Variant::TI2V_22), 42);
+  const double err = ref::rel_l2(ref::to_doubles(wan_forward(w, in, {})), ref::reference_forward(w, in));
+  EXPECT_LT(err, 1e-4);
+}
+
 // Float layers stored as bf16 or f16 (as checkpoints store them) run from that storage.
 TEST(Variants, HalfPrecisionStoredWeightsMatchReference) {
   for (DType dt : {DType::BF16, DType::F16}) {

@@ -139,8 +139,8 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   ops::Modulation head_mod{shift, scale};
   ops::layernorm(buf.x, none, none, &head_mod, c.eps, buf.normed);
   const int64_t P = c.patch_t * c.patch_h * c.patch_w * c.out_channels;
-  Tensor tokens = view_prefix(buf.hidden, {L, P});
-  if (P > c.ffn_dim) tokens = f32({L, P}, dev);
+  // The FFN buffer is reused for the head's output unless 4*Cout exceeds F (shrunk test models with many channels).
+  Tensor tokens = P <= c.ffn_dim ? view_prefix(buf.hidden, {L, P}) : f32({L, P}, dev);
   observed_linear(o.observer, "head.proj", buf.normed, w.proj_out, tokens, ops::Precision::FP32);
   Tensor host_tokens = Tensor::empty({L, P}, DType::F32);
   ops::copy(tokens, host_tokens);
