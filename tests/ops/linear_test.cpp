@@ -175,7 +175,7 @@ void check(const QuantLinear& l, int64_t t, Precision p, Rand& r, const std::str
 }
 
 std::string describe(SchemeId s, int64_t t, int64_t n, int64_t k) {
-  return std::string(ops::scheme_label(s)) + " T=" + std::to_string(t) + " N=" + std::to_string(n) +
+  return std::string(scheme_name(s)) + " T=" + std::to_string(t) + " N=" + std::to_string(n) +
          " K=" + std::to_string(k);
 }
 

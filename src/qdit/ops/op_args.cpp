@@ -10,18 +10,6 @@ const char* device_name(Device d) { return d == Device::CPU ? "CPU" : "CUDA"; }
 std::string where(const char* op, const char* arg) { return std::string(op) + ": argument '" + arg + "'"; }
 }  // namespace
 
-const char* scheme_label(SchemeId s) {
-  switch (s) {
-    case SchemeId::Float: return "FLOAT";
-    case SchemeId::W8A8: return "W8A8";
-    case SchemeId::W8A8Dynamic: return "W8A8_DYNAMIC";
-    case SchemeId::W4A4Dynamic: return "W4A4_DYNAMIC";
-    case SchemeId::W8A16: return "W8A16";
-    case SchemeId::W4A8Dynamic: return "W4A8_DYNAMIC";
-  }
-  return "?";
-}
-
 void fail_no_cuda(const char* op) {
   fail_usage(std::string(op) + ": a CUDA tensor was given but this qdit was built without the CUDA backend",
              expected_found("CPU tensors", "device CUDA"));
@@ -89,7 +77,7 @@ int64_t require_group_table(const Tensor& t, int64_t tokens, int64_t d, const ch
 void require_valid_layer(const QuantLinear& w, const char* op) {
   const int64_t n = w.out_features, k = w.in_features;
   auto ctx = [&](std::string expected, const Tensor* t) {
-    ErrorContext c = expected_found(std::move(expected), "", w.name, scheme_label(w.scheme));
+    ErrorContext c = expected_found(std::move(expected), "", w.name, scheme_name(w.scheme));
     if (t) c.found = t->defined() ? std::string(dtype_name(t->dtype())) + " " + shape_str(t->shape()) : "undefined";
     return c;
   };

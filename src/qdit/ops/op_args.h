@@ -17,10 +17,6 @@ struct NamedTensor {
   const Tensor* tensor;
 };
 
-// The ModelSlim spelling of a scheme for error messages. A local copy of quant's scheme_name(): qdit_ops
-// depends on qdit_core only, and linear.h is used here as a plain struct.
-const char* scheme_label(SchemeId s);
-
 // A CUDA tensor reached a build without the CUDA backend: a Usage error (the user asked for a device qdit lacks).
 [[noreturn]] void fail_no_cuda(const char* op);
 

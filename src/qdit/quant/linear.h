@@ -13,7 +13,18 @@ namespace qdit {
 enum class SchemeId : uint8_t { Float, W8A8, W8A8Dynamic, W4A4Dynamic, W8A16, W4A8Dynamic };
 
 // The ModelSlim spelling: "FLOAT", "W8A8", "W8A8_DYNAMIC", "W4A4_DYNAMIC", "W8A16", "W4A8_DYNAMIC".
-const char* scheme_name(SchemeId s);
+// Inline so that qdit_ops, which links only qdit_core, can name schemes in its errors without its own table.
+inline const char* scheme_name(SchemeId s) {
+  switch (s) {
+    case SchemeId::Float: return "FLOAT";
+    case SchemeId::W8A8: return "W8A8";
+    case SchemeId::W8A8Dynamic: return "W8A8_DYNAMIC";
+    case SchemeId::W4A4Dynamic: return "W4A4_DYNAMIC";
+    case SchemeId::W8A16: return "W8A16";
+    case SchemeId::W4A8Dynamic: return "W4A8_DYNAMIC";
+  }
+  return "?";
+}
 
 struct QuantLinear {
   SchemeId scheme = SchemeId::Float;

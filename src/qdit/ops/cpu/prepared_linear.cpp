@@ -52,7 +52,7 @@ std::map<Key, std::shared_ptr<const PreparedLinear>>& cache() {
 }
 
 ErrorContext context(const QuantLinear& w, std::string expected, std::string found) {
-  return expected_found(std::move(expected), std::move(found), w.name, scheme_label(w.scheme));
+  return expected_found(std::move(expected), std::move(found), w.name, scheme_name(w.scheme));
 }
 
 std::vector<float> floats(const Tensor& t) {

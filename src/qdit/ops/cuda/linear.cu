@@ -33,8 +33,8 @@ __global__ void dequant_w8a16_kernel(const int8_t* __restrict__ wq, const float*
 void require_vector(const Tensor& t, int64_t n, DType d, const char* arg, SchemeId scheme) {
   const char* op = "linear (CUDA)";
   if (!t.defined())
-    fail_internal(std::string(op) + ": layer of scheme " + scheme_label(scheme) + " lacks '" + arg + "'",
-                  err_ctx(std::string(dtype_name(d)) + " [" + std::to_string(n) + "]", "undefined", scheme_label(scheme)));
+    fail_internal(std::string(op) + ": layer of scheme " + scheme_name(scheme) + " lacks '" + arg + "'",
+                  err_ctx(std::string(dtype_name(d)) + " [" + std::to_string(n) + "]", "undefined", scheme_name(scheme)));
   require_device(t, op, arg);
   require_dtype(t, d, op, arg);
   require_shape(t, {n}, op, arg);
@@ -86,7 +86,7 @@ void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
   int64_t t = x.dim(0), k = w.in_features, n = w.out_features;
   if (x.dim(1) != k)
     fail_internal("linear (CUDA): input width does not match the layer",
-                  err_ctx(std::to_string(k) + " features", shape_str(x.shape()), scheme_label(w.scheme)));
+                  err_ctx(std::to_string(k) + " features", shape_str(x.shape()), scheme_name(w.scheme)));
   require_f32(y, {t, n}, op, "y");
   require_device(w.weight, op, "weight");
   require_shape(w.weight, {n, k}, op, "weight");

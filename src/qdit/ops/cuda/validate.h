@@ -18,20 +18,6 @@ inline ErrorContext err_ctx(std::string expected, std::string found, std::string
   return c;
 }
 
-// The ModelSlim spelling of a scheme, for messages. (quant/scheme_name.cpp has the same table, but qdit_ops
-// links only qdit_core.)
-inline const char* scheme_label(SchemeId s) {
-  switch (s) {
-    case SchemeId::Float: return "FLOAT";
-    case SchemeId::W8A8: return "W8A8";
-    case SchemeId::W8A8Dynamic: return "W8A8_DYNAMIC";
-    case SchemeId::W4A4Dynamic: return "W4A4_DYNAMIC";
-    case SchemeId::W8A16: return "W8A16";
-    case SchemeId::W4A8Dynamic: return "W4A8_DYNAMIC";
-  }
-  return "unknown scheme";
-}
-
 inline void require_device(const Tensor& t, const char* op, const char* arg) {
   if (!t.defined())
     fail_internal(std::string(op) + ": argument '" + arg + "' is undefined", err_ctx("a CUDA tensor", ""));
