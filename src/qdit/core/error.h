@@ -4,6 +4,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace qdit {
 
@@ -36,6 +37,17 @@ class Error : public std::runtime_error {
 
 // Formats "message [file F, tensor 'T' (canonical 'C'), layer L, scheme S]: expected E, found F".
 std::string format_error(const std::string& message, const ErrorContext& ctx);
+
+// The context of a problem in one file (and optionally one of its tensors), with expected vs found.
+inline ErrorContext file_context(const std::string& file, const std::string& tensor = {}, std::string expected = {},
+                                 std::string found = {}) {
+  ErrorContext c;
+  c.file = file;
+  c.tensor = tensor;
+  c.expected = std::move(expected);
+  c.found = std::move(found);
+  return c;
+}
 
 [[noreturn]] inline void fail_checkpoint(std::string message, ErrorContext ctx = {}) {
   throw Error(ErrorKind::Checkpoint, std::move(message), std::move(ctx));

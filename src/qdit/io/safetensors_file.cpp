@@ -15,13 +15,6 @@ namespace qdit {
 
 namespace {
 
-ErrorContext in_file(const std::string& path, const std::string& tensor = {}) {
-  ErrorContext c;
-  c.file = path;
-  c.tensor = tensor;
-  return c;
-}
-
 // Closes the descriptor on every path out of open().
 struct FdGuard {
   int fd;
@@ -35,11 +28,11 @@ struct FdGuard {
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   // O_NONBLOCK: opening a FIFO by mistake must fail the regular-file check below, not hang.
   FdGuard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-  if (fd.fd < 0) fail_io("cannot open safetensors file: " + std::string(std::strerror(errno)), in_file(path));
+  if (fd.fd < 0) fail_io("cannot open safetensors file: " + std::string(std::strerror(errno)), file_context(path));
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0)
-    fail_io("cannot stat safetensors file: " + std::string(std::strerror(errno)), in_file(path));
-  if (!S_ISREG(st.st_mode)) fail_io("not a regular file", in_file(path));
+    fail_io("cannot stat safetensors file: " + std::string(std::strerror(errno)), file_context(path));
+  if (!S_ISREG(st.st_mode)) fail_io("not a regular file", file_context(path));
 
   auto file = std::shared_ptr<SafetensorsFile>(new SafetensorsFile());
   file->path_ = path;
@@ -49,12 +42,12 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     uint8_t small[8] = {};
     ssize_t got = ::pread(fd.fd, small, sizeof small, 0);
     parse_safetensors_image(small, got > 0 ? static_cast<uint64_t>(got) : 0, path);
-    fail_internal("a file of fewer than 8 bytes passed safetensors validation", in_file(path));
+    fail_internal("a file of fewer than 8 bytes passed safetensors validation", file_context(path));
   }
 
   void* base = ::mmap(nullptr, file->file_size_, PROT_READ, MAP_PRIVATE, fd.fd, 0);
   if (base == MAP_FAILED)
-    fail_io("cannot mmap safetensors file: " + std::string(std::strerror(errno)), in_file(path));
+    fail_io("cannot mmap safetensors file: " + std::string(std::strerror(errno)), file_context(path));
   uint64_t mapped_size = file->file_size_;
   file->mapping_ = std::shared_ptr<void>(base, [mapped_size](void* p) { ::munmap(p, mapped_size); });
 
@@ -75,7 +68,7 @@ Tensor SafetensorsFile::view(const TensorInfo& t) const {
   // A TensorInfo from elsewhere (a copy, another file) must not become an out-of-bounds view.
   uint64_t nbytes = static_cast<uint64_t>(shape_numel(t.shape)) * dtype_size(t.dtype);
   if (t.end > data_size_ || t.begin > t.end || t.end - t.begin != nbytes)
-    fail_internal("SafetensorsFile::view called with a TensorInfo that does not describe this file", in_file(path_, t.name));
+    fail_internal("SafetensorsFile::view called with a TensorInfo that does not describe this file", file_context(path_, t.name));
   const uint8_t* p = data_ + t.begin;
   if (reinterpret_cast<uintptr_t>(p) % dtype_size(t.dtype) != 0) {
     Tensor copy = Tensor::empty(t.shape, t.dtype);

@@ -19,16 +19,6 @@ using json = nlohmann::json;
 // would recurse.
 constexpr int kMaxJsonDepth = 16;
 
-ErrorContext at(const std::string& path, const std::string& tensor = {}, std::string expected = {},
-                std::string found = {}) {
-  ErrorContext c;
-  c.file = path;
-  c.tensor = tensor;
-  c.expected = std::move(expected);
-  c.found = std::move(found);
-  return c;
-}
-
 std::string json_kind(const json& v) {
   switch (v.type()) {
     case json::value_t::null: return "null";
@@ -66,8 +56,8 @@ class StrictScan : public nlohmann::json_sax<json> {
   bool key(string_t& k) override {
     last_key_ = k;
     if (!keys_.back().insert(k).second) {
-      if (keys_.size() == 1) fail_checkpoint("duplicate tensor name in the safetensors header", at(path_, k));
-      fail_checkpoint("duplicate key '" + k + "' in the safetensors header", at(path_, owners_.back()));
+      if (keys_.size() == 1) fail_checkpoint("duplicate tensor name in the safetensors header", file_context(path_, k));
+      fail_checkpoint("duplicate key '" + k + "' in the safetensors header", file_context(path_, owners_.back()));
     }
     return true;
   }
@@ -86,14 +76,14 @@ class StrictScan : public nlohmann::json_sax<json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    fail_checkpoint("safetensors header is not valid JSON", at(path_, {}, "valid JSON", e.what()));
+    fail_checkpoint("safetensors header is not valid JSON", file_context(path_, {}, "valid JSON", e.what()));
   }
 
  private:
   void enter() {
     if (++depth_ > kMaxJsonDepth)
       fail_checkpoint("safetensors header nests deeper than any valid header",
-                      at(path_, {}, "at most " + std::to_string(kMaxJsonDepth) + " levels", "more"));
+                      file_context(path_, {}, "at most " + std::to_string(kMaxJsonDepth) + " levels", "more"));
   }
   const std::string& path_;
   int depth_ = 0;
@@ -108,7 +98,7 @@ json parse_strict(std::string_view text, const std::string& path) {
   try {
     return json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {  // unreachable after the scan; kept so no library exception escapes
-    fail_checkpoint("safetensors header is not valid JSON", at(path, {}, "valid JSON", e.what()));
+    fail_checkpoint("safetensors header is not valid JSON", file_context(path, {}, "valid JSON", e.what()));
   }
 }
 
@@ -117,68 +107,68 @@ uint64_t read_unsigned(const json& v, uint64_t limit, const std::string& what, c
                        const std::string& tensor) {
   if (!v.is_number_unsigned() || v.get<uint64_t>() > limit)
     fail_checkpoint("bad " + what + " in the safetensors header",
-                    at(path, tensor, "an integer in [0, " + std::to_string(limit) + "]", json_kind(v)));
+                    file_context(path, tensor, "an integer in [0, " + std::to_string(limit) + "]", json_kind(v)));
   return v.get<uint64_t>();
 }
 
 TensorInfo parse_entry(const std::string& name, const json& entry, uint64_t data_size, const std::string& path) {
-  if (name.empty()) fail_checkpoint("empty tensor name in the safetensors header", at(path));
+  if (name.empty()) fail_checkpoint("empty tensor name in the safetensors header", file_context(path));
   if (!entry.is_object())
     fail_checkpoint("bad tensor entry in the safetensors header",
-                    at(path, name, "an object {dtype, shape, data_offsets}", json_kind(entry)));
+                    file_context(path, name, "an object {dtype, shape, data_offsets}", json_kind(entry)));
   for (const auto& [key, value] : entry.items())
     if (key != "dtype" && key != "shape" && key != "data_offsets")
       fail_checkpoint("unexpected key '" + key + "' in a tensor entry of the safetensors header",
-                      at(path, name, "only dtype, shape, data_offsets", "'" + key + "'"));
+                      file_context(path, name, "only dtype, shape, data_offsets", "'" + key + "'"));
   for (const char* key : {"dtype", "shape", "data_offsets"})
     if (!entry.contains(key))
-      fail_checkpoint(std::string("tensor entry lacks '") + key + "' in the safetensors header", at(path, name));
+      fail_checkpoint(std::string("tensor entry lacks '") + key + "' in the safetensors header", file_context(path, name));
 
   TensorInfo info;
   info.name = name;
 
   const json& dtype = entry["dtype"];
   if (!dtype.is_string())
-    fail_checkpoint("bad dtype in the safetensors header", at(path, name, "a dtype string", json_kind(dtype)));
+    fail_checkpoint("bad dtype in the safetensors header", file_context(path, name, "a dtype string", json_kind(dtype)));
   auto parsed = parse_dtype(dtype.get_ref<const std::string&>());
   if (!parsed)
     fail_checkpoint("unknown dtype in the safetensors header",
-                    at(path, name, "one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL F8_E4M3 F8_E5M2",
+                    file_context(path, name, "one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL F8_E4M3 F8_E5M2",
                        "'" + dtype.get<std::string>() + "'"));
   info.dtype = *parsed;
 
   const json& shape = entry["shape"];
   if (!shape.is_array())
-    fail_checkpoint("bad shape in the safetensors header", at(path, name, "an array of dimensions", json_kind(shape)));
+    fail_checkpoint("bad shape in the safetensors header", file_context(path, name, "an array of dimensions", json_kind(shape)));
   uint64_t numel = 1;
   for (const json& d : shape) {
     uint64_t dim = read_unsigned(d, static_cast<uint64_t>(INT64_MAX), "shape dimension", path, name);
     info.shape.push_back(static_cast<int64_t>(dim));
     if (__builtin_mul_overflow(numel, dim, &numel) || numel > static_cast<uint64_t>(INT64_MAX))
       fail_checkpoint("shape in the safetensors header has more elements than can be addressed",
-                      at(path, name, "a product of dimensions below 2^63", "shape " + shape.dump()));
+                      file_context(path, name, "a product of dimensions below 2^63", "shape " + shape.dump()));
   }
   uint64_t nbytes = 0;
   if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(info.dtype)), &nbytes))
     fail_checkpoint("tensor size in the safetensors header overflows",
-                    at(path, name, "a byte size below 2^64", "shape " + shape.dump()));
+                    file_context(path, name, "a byte size below 2^64", "shape " + shape.dump()));
 
   const json& offsets = entry["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2)
     fail_checkpoint("bad data_offsets in the safetensors header",
-                    at(path, name, "[begin, end]", offsets.is_array() ? offsets.dump() : json_kind(offsets)));
+                    file_context(path, name, "[begin, end]", offsets.is_array() ? offsets.dump() : json_kind(offsets)));
   info.begin = read_unsigned(offsets[0], UINT64_MAX, "data_offsets begin", path, name);
   info.end = read_unsigned(offsets[1], UINT64_MAX, "data_offsets end", path, name);
   if (info.end < info.begin)
     fail_checkpoint("data_offsets end before they begin in the safetensors header",
-                    at(path, name, "begin <= end", offsets.dump()));
+                    file_context(path, name, "begin <= end", offsets.dump()));
   if (info.end > data_size)
     fail_checkpoint("tensor data lies past the end of the data area (truncated file?)",
-                    at(path, name, "end <= " + std::to_string(data_size) + " (data area size)",
+                    file_context(path, name, "end <= " + std::to_string(data_size) + " (data area size)",
                        "data_offsets " + offsets.dump()));
   if (info.end - info.begin != nbytes)
     fail_checkpoint("tensor byte size does not match its dtype and shape",
-                    at(path, name,
+                    file_context(path, name,
                        std::to_string(nbytes) + " bytes (" + std::string(dtype_name(info.dtype)) + " " +
                            shape_str(info.shape) + ")",
                        std::to_string(info.end - info.begin) + " bytes (data_offsets " + offsets.dump() + ")"));
@@ -188,12 +178,12 @@ TensorInfo parse_entry(const std::string& name, const json& entry, uint64_t data
 std::map<std::string, std::string> parse_metadata(const json& m, const std::string& path) {
   if (!m.is_object())
     fail_checkpoint("__metadata__ of the safetensors header must be an object of strings",
-                    at(path, "__metadata__", "an object", json_kind(m)));
+                    file_context(path, "__metadata__", "an object", json_kind(m)));
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : m.items()) {
     if (!value.is_string())
       fail_checkpoint("__metadata__ value of '" + key + "' is not a string",
-                      at(path, "__metadata__", "a string", json_kind(value)));
+                      file_context(path, "__metadata__", "a string", json_kind(value)));
     out.emplace(key, value.get<std::string>());
   }
   return out;
@@ -206,7 +196,7 @@ void check_no_overlap(const std::vector<TensorInfo>& sorted, const std::string& 
     if (t.begin == t.end) continue;
     if (furthest && t.begin < furthest->end)
       fail_checkpoint("tensor data overlaps tensor '" + furthest->name + "' in the safetensors data area",
-                      at(path, t.name, "begin >= " + std::to_string(furthest->end),
+                      file_context(path, t.name, "begin >= " + std::to_string(furthest->end),
                          "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ")"));
     if (!furthest || t.end > furthest->end) furthest = &t;
   }
@@ -218,7 +208,7 @@ SafetensorsHeader parse_safetensors_header(std::string_view header_json, uint64_
                                            const std::string& path) {
   json root = parse_strict(header_json, path);
   if (!root.is_object())
-    fail_checkpoint("safetensors header is not a JSON object", at(path, {}, "an object", json_kind(root)));
+    fail_checkpoint("safetensors header is not a JSON object", file_context(path, {}, "an object", json_kind(root)));
   SafetensorsHeader header;
   header.tensors.reserve(root.size());
   for (const auto& [name, entry] : root.items()) {
@@ -239,16 +229,16 @@ SafetensorsHeader parse_safetensors_header(std::string_view header_json, uint64_
 SafetensorsImage parse_safetensors_image(const uint8_t* bytes, uint64_t size, const std::string& path) {
   if (size < 8)
     fail_checkpoint("file too short for a safetensors header length (truncated file?)",
-                    at(path, {}, "at least 8 bytes", std::to_string(size) + " bytes"));
+                    file_context(path, {}, "at least 8 bytes", std::to_string(size) + " bytes"));
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];  // little-endian on any host
   if (header_len > kMaxSafetensorsHeaderBytes)
     fail_checkpoint("safetensors header length is absurdly large (corrupt or not a safetensors file)",
-                    at(path, {}, "at most " + std::to_string(kMaxSafetensorsHeaderBytes) + " bytes (100 MB)",
+                    file_context(path, {}, "at most " + std::to_string(kMaxSafetensorsHeaderBytes) + " bytes (100 MB)",
                        std::to_string(header_len) + " bytes"));
   if (header_len > size - 8)
     fail_checkpoint("safetensors header length runs past the end of the file (truncated file?)",
-                    at(path, {}, "at most " + std::to_string(size - 8) + " bytes (file size " +
+                    file_context(path, {}, "at most " + std::to_string(size - 8) + " bytes (file size " +
                                      std::to_string(size) + " - 8)",
                        std::to_string(header_len) + " bytes"));
   SafetensorsImage image;

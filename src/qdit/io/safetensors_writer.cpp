@@ -19,20 +19,6 @@
 
 namespace qdit {
 
-namespace {
-
-ErrorContext in_file(const std::string& path, const std::string& tensor = {}, std::string expected = {},
-                     std::string found = {}) {
-  ErrorContext c;
-  c.file = path;
-  c.tensor = tensor;
-  c.expected = std::move(expected);
-  c.found = std::move(found);
-  return c;
-}
-
-}  // namespace
-
 SafetensorsWriter::SafetensorsWriter(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {}
 
 SafetensorsWriter::~SafetensorsWriter() {
@@ -41,18 +27,18 @@ SafetensorsWriter::~SafetensorsWriter() {
 }
 
 void SafetensorsWriter::set_metadata(std::map<std::string, std::string> m) {
-  if (started_) fail_internal("SafetensorsWriter: set_metadata after writing began", in_file(path_));
+  if (started_) fail_internal("SafetensorsWriter: set_metadata after writing began", file_context(path_));
   metadata_ = std::move(m);
 }
 
 void SafetensorsWriter::declare(const std::string& name, DType dtype, Shape shape) {
-  if (started_) fail_internal("SafetensorsWriter: declare after writing began", in_file(path_, name));
+  if (started_) fail_internal("SafetensorsWriter: declare after writing began", file_context(path_, name));
   if (name.empty() || name == "__metadata__")
-    fail_internal("SafetensorsWriter: invalid tensor name", in_file(path_, name));
+    fail_internal("SafetensorsWriter: invalid tensor name", file_context(path_, name));
   for (int64_t d : shape)
-    if (d < 0) fail_internal("SafetensorsWriter: negative dimension", in_file(path_, name, {}, shape_str(shape)));
+    if (d < 0) fail_internal("SafetensorsWriter: negative dimension", file_context(path_, name, {}, shape_str(shape)));
   if (!by_name_.emplace(name, declared_.size()).second)
-    fail_internal("SafetensorsWriter: tensor declared twice", in_file(path_, name));
+    fail_internal("SafetensorsWriter: tensor declared twice", file_context(path_, name));
   declared_.push_back(Declared{name, dtype, std::move(shape)});
 }
 
@@ -83,14 +69,14 @@ void SafetensorsWriter::start_data() {
     text = header.dump();
   } catch (const nlohmann::json::exception& e) {
     fail_internal("SafetensorsWriter: header cannot be serialised (tensor name not UTF-8?)",
-                  in_file(path_, {}, {}, e.what()));
+                  file_context(path_, {}, {}, e.what()));
   }
   // Spaces pad the header so the data area starts 8-byte aligned in the file (and so in any mapping of it).
   text.append((8 - text.size() % 8) % 8, ' ');
   data_offset_ = 8 + text.size();
 
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail_io("cannot create file: " + std::string(std::strerror(errno)), in_file(tmp_path_));
+  if (fd_ < 0) fail_io("cannot create file: " + std::string(std::strerror(errno)), file_context(tmp_path_));
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(text.size() >> (8 * i));
   write_at(0, len, 8);
@@ -102,7 +88,7 @@ void SafetensorsWriter::write_at(uint64_t offset, const void* bytes, size_t nbyt
   while (nbytes > 0) {
     ssize_t n = ::pwrite(fd_, p, nbytes, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail_io("write failed: " + std::string(n < 0 ? std::strerror(errno) : "no progress"), in_file(tmp_path_));
+    if (n <= 0) fail_io("write failed: " + std::string(n < 0 ? std::strerror(errno) : "no progress"), file_context(tmp_path_));
     p += n;
     offset += static_cast<uint64_t>(n);
     nbytes -= static_cast<size_t>(n);
@@ -110,38 +96,38 @@ void SafetensorsWriter::write_at(uint64_t offset, const void* bytes, size_t nbyt
 }
 
 void SafetensorsWriter::write(const std::string& name, const void* bytes, size_t nbytes) {
-  if (finished_) fail_internal("SafetensorsWriter: write after finish", in_file(path_, name));
+  if (finished_) fail_internal("SafetensorsWriter: write after finish", file_context(path_, name));
   if (!started_) start_data();
   if (next_ >= declared_.size() || declared_[next_].name != name) {
     std::string expected = next_ < declared_.size() ? "'" + declared_[next_].name + "' (declaration order)"
                                                     : "no more tensors";
     fail_internal(by_name_.count(name) ? "SafetensorsWriter: tensor written out of declaration order or twice"
                                        : "SafetensorsWriter: tensor was never declared",
-                  in_file(path_, name, expected, "'" + name + "'"));
+                  file_context(path_, name, expected, "'" + name + "'"));
   }
   const Declared& d = declared_[next_];
   if (nbytes != d.end - d.begin)
     fail_internal("SafetensorsWriter: byte count does not match the declared dtype and shape",
-                  in_file(path_, name, std::to_string(d.end - d.begin) + " bytes", std::to_string(nbytes) + " bytes"));
+                  file_context(path_, name, std::to_string(d.end - d.begin) + " bytes", std::to_string(nbytes) + " bytes"));
   if (nbytes) write_at(data_offset_ + d.begin, bytes, nbytes);
   ++next_;
 }
 
 void SafetensorsWriter::finish() {
-  if (finished_) fail_internal("SafetensorsWriter: finish called twice", in_file(path_));
+  if (finished_) fail_internal("SafetensorsWriter: finish called twice", file_context(path_));
   if (!started_) start_data();
   if (next_ != declared_.size())
     fail_internal("SafetensorsWriter: finish before every declared tensor was written",
-                  in_file(path_, declared_[next_].name, std::to_string(declared_.size()) + " tensors",
+                  file_context(path_, declared_[next_].name, std::to_string(declared_.size()) + " tensors",
                           std::to_string(next_) + " written"));
   // Zero-byte tensors at the end of the layout are never written, so the size is set explicitly.
   if (::ftruncate(fd_, static_cast<off_t>(data_offset_ + data_size_)) != 0 || ::fsync(fd_) != 0)
-    fail_io("cannot complete file: " + std::string(std::strerror(errno)), in_file(tmp_path_));
+    fail_io("cannot complete file: " + std::string(std::strerror(errno)), file_context(tmp_path_));
   int rc = ::close(fd_);
   fd_ = -1;
-  if (rc != 0) fail_io("cannot close file: " + std::string(std::strerror(errno)), in_file(tmp_path_));
+  if (rc != 0) fail_io("cannot close file: " + std::string(std::strerror(errno)), file_context(tmp_path_));
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
-    fail_io("cannot rename " + tmp_path_ + " into place: " + std::string(std::strerror(errno)), in_file(path_));
+    fail_io("cannot rename " + tmp_path_ + " into place: " + std::string(std::strerror(errno)), file_context(path_));
   finished_ = true;
 }
 
@@ -151,7 +137,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   w.set_metadata(metadata);
   for (const auto& [name, t] : tensors) {
     if (t.device() != Device::CPU || !t.defined())
-      fail_internal("write_safetensors needs defined CPU tensors", in_file(path, name));
+      fail_internal("write_safetensors needs defined CPU tensors", file_context(path, name));
     w.declare(name, t.dtype(), t.shape());
   }
   for (const auto& [name, t] : tensors) w.write(name, t.raw(), t.nbytes());
