@@ -13,8 +13,12 @@ namespace qdit::ops::cuda {
 namespace {
 
 constexpr size_t kAlign = 256;
-// Why 256 MiB: small enough for unit tests on a shared card, large enough that a model grows it a few times only.
-constexpr size_t kMinChunk = size_t(256) << 20;
+// Requests below kSmallChunk share chunks of that size; larger ones get a chunk of exactly their size. Why not
+// geometric growth: a chunk of half the arena, cut when the 14B weights (16 GiB) were in, held 8 GiB for a few
+// hundred MiB of activations, and peak device memory is a target (issue 5: <= 24 GiB). The price is more
+// cudaMallocs at load (a few hundred for 14B, none once the first forward has run: later forwards reuse the same
+// chunks in the same order). At most kSmallChunk is left unused each time a large request skips a chunk's tail.
+constexpr size_t kSmallChunk = size_t(64) << 20;
 
 struct Chunk {
   char* base;
@@ -49,12 +53,12 @@ struct Arena {
       ++cur_chunk;
       cur_offset = 0;
     }
-    size_t size = std::max(bytes, std::max(kMinChunk, reserved / 2));
+    size_t size = std::max(bytes, kSmallChunk);
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, size);
     if (e != cudaSuccess && size > bytes) {
       cudaGetLastError();
-      size = bytes;  // the geometric growth did not fit; the exact request still may
+      size = bytes;  // a shared chunk did not fit; the exact request still may
       e = cudaMalloc(&p, size);
     }
     if (e != cudaSuccess) {
