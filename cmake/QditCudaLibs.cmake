@@ -1,7 +1,9 @@
-# Makes CUDA::cudart, CUDA::cublasLt and CUDA::cublas exist even where the toolkit that nvcc belongs to lacks the
-# libraries: on the lent GPU machines they come from the NVIDIA pip wheels of the PyTorch image
+# Makes CUDA::cudart, CUDA::cublasLt, CUDA::cublas and CUDA::cudnn exist even where the toolkit that nvcc belongs
+# to lacks the libraries: on the lent GPU machines they come from the NVIDIA pip wheels of the PyTorch image
 # (site-packages/nvidia/<pkg>/lib or nvidia/cu13/lib). Extra folders can be given in QDIT_CUDA_LIB_HINTS.
-set(QDIT_CUDA_LIB_HINTS "" CACHE STRING "Extra folders holding libcublasLt/libcublas/libcudart")
+# cuDNN 9 is part of the required CUDA stack (attention runs through its fused SDPA engine): a CUDA build without
+# it stops here with a message instead of building a backend that lacks it.
+set(QDIT_CUDA_LIB_HINTS "" CACHE STRING "Extra folders holding libcublasLt/libcublas/libcudart/libcudnn")
 execute_process(COMMAND python3 -c "import nvidia, os; print(os.path.dirname(nvidia.__file__))"
                 OUTPUT_VARIABLE _qdit_nv OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _qdit_nv_rc)
 set(_qdit_hint_dirs ${QDIT_CUDA_LIB_HINTS})
@@ -10,14 +12,17 @@ if(_qdit_nv_rc EQUAL 0 AND IS_DIRECTORY "${_qdit_nv}")
   list(APPEND _qdit_hint_dirs ${_qdit_nv_libdirs})
 endif()
 
+# Extra arguments after `header` are further file names to accept (the wheels ship only the versioned soname,
+# e.g. libcudnn.so.9, without the unversioned link).
 function(qdit_cuda_lib target libname header)
   if(TARGET CUDA::${target})
     return()
   endif()
-  find_library(_qdit_lib_${target} NAMES ${libname} lib${libname}.so.13 lib${libname}.so.12 HINTS ${_qdit_hint_dirs}
-               NO_CACHE)
+  find_library(_qdit_lib_${target} NAMES ${libname} lib${libname}.so.13 lib${libname}.so.12 ${ARGN}
+               HINTS ${_qdit_hint_dirs} ${CUDAToolkit_LIBRARY_DIR} NO_CACHE)
   if(NOT _qdit_lib_${target})
-    message(FATAL_ERROR "qdit: CUDA library ${libname} not found in the toolkit nor in: ${_qdit_hint_dirs}")
+    message(FATAL_ERROR "qdit: CUDA library ${libname} (${ARGN}) not found in the toolkit nor in: ${_qdit_hint_dirs}"
+                        " (set QDIT_CUDA_LIB_HINTS to the folder that holds it)")
   endif()
   get_filename_component(_dir "${_qdit_lib_${target}}" DIRECTORY)
   find_path(_qdit_inc_${target} ${header} HINTS "${_dir}/../include" ${CUDAToolkit_INCLUDE_DIRS} NO_CACHE)
@@ -32,3 +37,4 @@ endfunction()
 qdit_cuda_lib(cudart cudart cuda_runtime.h)
 qdit_cuda_lib(cublasLt cublasLt cublasLt.h)
 qdit_cuda_lib(cublas cublas cublas_v2.h)
+qdit_cuda_lib(cudnn cudnn cudnn.h libcudnn.so.9)

@@ -7,7 +7,8 @@
 //   Int8GemmOnly:      the int8 GEMM with its fused epilogue on already-quantized activations; arguments 4 and 5:
 //                      the kernel (cu::Int8Kernel, see internal.h) and the output (0 fp32, 1 bf16);
 //   Bf16GemmCublasLt:  the bf16 cuBLASLt GEMM (fp32 accumulate, fp32 output) that Float layers use.
-// Attention at Wan 14B's self-attention size and a device-to-device copy (the bandwidth ceiling) complete it.
+// Attention at Wan 14B's self-attention size (cuDNN's SDPA and our own flash kernel, same run) and a
+// device-to-device copy (the bandwidth ceiling) complete it.
 // bench/gpu/run.sh adds PyTorch's bf16 matmul, int8 matmul (torch._int_mm, cuBLASLt) and cuDNN SDPA as
 // external baselines.
 #include <benchmark/benchmark.h>
@@ -18,6 +19,7 @@
 
 #include "gpu/fill.h"
 #include "qdit/ops/cuda/arena.h"
+#include "qdit/ops/cuda/attention_cudnn.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
@@ -160,15 +162,44 @@ void BM_Bf16GemmCublasLt(benchmark::State& state) {
         double(t) * k * 2 + double(n) * k * 2 + double(t) * n * 4);
 }
 
+// ops::attention in BF16 through one named kernel; argument 4: 0 = cuDNN's fused SDPA (the default rule for
+// head_dim 128, QDIT_ATTENTION=cudnn), 4 or 8 = our mma.sync flash kernel with blocks of that many warps
+// (QDIT_ATTENTION=own uses 8). The time includes what ops::attention does around the kernel: q/k/v rounded to bf16
+// copies, and for cuDNN the bf16 output widened to fp32.
 void BM_AttentionBf16(benchmark::State& state) {
-  int64_t l = state.range(0), heads = state.range(1), hd = state.range(2), warps = state.range(3);
+  int64_t l = state.range(0), heads = state.range(1), hd = state.range(2), kernel = state.range(3);
   cu::ArenaScope scope;
   Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
          v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15), o = dev({l, heads * hd}, DType::F32);
+  const cu::AttentionKernel which = kernel == 0 ? cu::AttentionKernel::CudnnSdpa : cu::AttentionKernel::Own;
   timed(state, [&] {
-    cu::attention_variant(q, k, v, heads, 1.0f / std::sqrt(float(hd)), o, ops::Precision::BF16, int(warps));
+    cu::attention_with(q, k, v, heads, 1.0f / std::sqrt(float(hd)), o, ops::Precision::BF16, which,
+                       kernel == 0 ? 8 : int(kernel));
   },
         4.0 * l * l * hd * heads, double(l) * heads * hd * 4 * 4);
+  std::string label = std::string(cu::device_info().name) + ", " + cu::attention_kernel_name(which);
+  if (kernel == 0) label += ", cuDNN " + std::to_string(cu::cudnn_runtime_version());
+  state.SetLabel(label);
+}
+
+// cuDNN's SDPA alone on bf16 [L, heads*hd] buffers: what ops::attention costs minus its dtype conversions, the
+// figure to set beside PyTorch's cuDNN SDPA on bf16 tensors (bench/gpu/torch_ref.py).
+void BM_AttentionCudnnKernelBf16(benchmark::State& state) {
+  int64_t l = state.range(0), heads = state.range(1), hd = state.range(2);
+  cu::ArenaScope scope;
+  Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
+         v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15);
+  Tensor qb = dev(q.shape(), DType::BF16), kb = dev(k.shape(), DType::BF16), vb = dev(v.shape(), DType::BF16),
+         ob = dev(q.shape(), DType::BF16);
+  cu::convert(q, qb);
+  cu::convert(k, kb);
+  cu::convert(v, vb);
+  timed(state, [&] {
+    cu::ArenaScope call;  // the plan's workspace (if any) is taken per call
+    cu::cudnn_sdpa_bf16(qb.raw(), kb.raw(), vb.raw(), ob.raw(), l, l, heads, hd, 1.0f / std::sqrt(float(hd)));
+  },
+        4.0 * l * l * hd * heads, double(l) * heads * hd * 2 * 4);
+  state.SetLabel(std::string(cu::device_info().name) + ", cuDNN " + std::to_string(cu::cudnn_runtime_version()));
 }
 
 void BM_CopyD2D(benchmark::State& state) {
@@ -204,7 +235,8 @@ BENCHMARK(BM_W8A8DynamicQuantGemm)->Apply(linear_shapes_kernels)->UseManualTime(
 BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->Args({32760, 13824})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 0})->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_AttentionCudnnKernelBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 
 }  // namespace

@@ -1,4 +1,6 @@
 // Attention on the GPU, never materialising the Lq x Lk score matrix (online softmax, as in FlashAttention-2).
+// Which kernel runs is the rule of attention_cudnn.h: BF16 shapes with head_dim % 8 == 0 and <= 128 go to cuDNN's
+// fused SDPA engine (attention_cudnn.cu); the rest (and every shape with QDIT_ATTENTION=own) to our own kernels:
 //  - BF16 precision, head_dim 64 or 128: a tensor-core kernel (mma.sync bf16, fp32 softmax and accumulation).
 //    A block of 4 warps owns 64 query rows of one head; K/V tiles of 64 keys stream through a double-buffered
 //    cp.async pipeline; P stays in registers between the two MMAs.
@@ -7,9 +9,12 @@
 #include <cuda_bf16.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "qdit/ops/cuda/arena.h"
+#include "qdit/ops/cuda/attention_cudnn.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
@@ -293,15 +298,8 @@ void launch_f32(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads
   QDIT_CUDA_LAUNCH_CHECK("attention_f32_kernel");
 }
 
-}  // namespace
-
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-               Precision p) {
-  attention_variant(q, k, v, heads, scale, out, p, kDefaultFlashWarps);
-}
-
-void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-                       Precision p, int flash_warps) {
+// Checks the arguments every attention kernel shares; returns head_dim.
+int64_t check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, Tensor& out) {
   const char* op = "attention (CUDA)";
   const Tensor* inputs[3] = {&q, &k, &v};
   const char* names[3] = {"q", "k", "v"};
@@ -325,7 +323,66 @@ void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_
     fail_internal("attention (CUDA): no keys", err_ctx("at least one key", "0"));
   if (lq > INT32_MAX || lk > INT32_MAX || heads > 65535)
     fail_internal("attention (CUDA): problem too large for one launch", err_ctx("", shape_str(q.shape())));
-  if (lq == 0) return;
+  return hd;
+}
+
+// cuDNN's SDPA on bf16 copies of q, k, v; its bf16 output is widened into `out`.
+void run_cudnn_sdpa(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out) {
+  int64_t lq = q.dim(0), lk = k.dim(0), hd = q.dim(1) / heads;
+  Tensor qb = empty(q.shape(), DType::BF16), kb = empty(k.shape(), DType::BF16), vb = empty(v.shape(), DType::BF16);
+  Tensor ob = empty(out.shape(), DType::BF16);
+  convert(q, qb);
+  convert(k, kb);
+  convert(v, vb);
+  cudnn_sdpa_bf16(qb.raw(), kb.raw(), vb.raw(), ob.raw(), lq, lk, heads, hd, scale);
+  convert(ob, out);
+}
+
+}  // namespace
+
+const char* attention_kernel_name(AttentionKernel k) {
+  return k == AttentionKernel::CudnnSdpa ? "cudnn_sdpa" : "own";
+}
+
+bool cudnn_sdpa_supports(int64_t head_dim) { return head_dim > 0 && head_dim % 8 == 0 && head_dim <= 128; }
+
+AttentionKernel attention_kernel_for(Precision p, int64_t head_dim) {
+  // Read on every call (a getenv is nothing next to an attention), so a benchmark or test can switch kernels.
+  const char* env = std::getenv("QDIT_ATTENTION");
+  bool own = false;
+  if (env && *env) {
+    if (std::strcmp(env, "own") == 0)
+      own = true;
+    else if (std::strcmp(env, "cudnn") != 0)
+      fail_usage("QDIT_ATTENTION names no attention kernel", err_ctx("cudnn or own", env));
+  }
+  if (own || p != Precision::BF16 || !cudnn_sdpa_supports(head_dim)) return AttentionKernel::Own;
+  return AttentionKernel::CudnnSdpa;
+}
+
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+               Precision p) {
+  int64_t hd = check_attention_args(q, k, v, heads, out);
+  attention_with(q, k, v, heads, scale, out, p, attention_kernel_for(p, hd), kDefaultFlashWarps);
+}
+
+void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                    Precision p, AttentionKernel kernel, int flash_warps) {
+  if (kernel == AttentionKernel::Own) return attention_variant(q, k, v, heads, scale, out, p, flash_warps);
+  int64_t hd = check_attention_args(q, k, v, heads, out);
+  if (p != Precision::BF16 || !cudnn_sdpa_supports(hd))
+    fail_internal("attention (CUDA): cuDNN SDPA asked for a shape it does not take",
+                  err_ctx("BF16 precision and head_dim % 8 == 0, <= 128",
+                          std::string(p == Precision::BF16 ? "BF16" : "FP32") + ", head_dim " + std::to_string(hd)));
+  if (q.dim(0) == 0) return;
+  ArenaScope scratch;
+  run_cudnn_sdpa(q, k, v, heads, scale, out);
+}
+
+void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       Precision p, int flash_warps) {
+  int64_t hd = check_attention_args(q, k, v, heads, out);
+  if (q.dim(0) == 0) return;
   ArenaScope scratch;
   if (p == Precision::BF16 && hd == 128)
     return flash_warps == 8 ? launch_flash<128, 8>(q, k, v, heads, scale, out)
