@@ -1,5 +1,6 @@
 // Dispatch of the in-place activations (any shape, F32).
 #include "qdit/core/error.h"
+#include "qdit/ops/error_context.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
 #ifdef QDIT_WITH_CUDA
@@ -20,6 +21,28 @@ void gelu_tanh(Tensor& x) {
   if (check("gelu_tanh", x) == Device::CPU) return cpu::gelu_tanh(x);
 #ifdef QDIT_WITH_CUDA
   cuda::gelu_tanh(x);
+#else
+  fail_no_cuda("gelu_tanh");
+#endif
+}
+
+void gelu_tanh(const Tensor& x, LinearInput& out) {
+  const Device device = common_device("gelu_tanh", {{"x", &x}, {"out", &out.values}});
+  const int64_t t = require_f32_matrix(x, -1, "gelu_tanh", "x");
+  if (require_linear_input(out, x.dim(1), "gelu_tanh", "out") != t)
+    fail_internal("gelu_tanh: output rows differ from the input rows",
+                  expected_found(std::to_string(t) + " rows", shape_str(out.values.shape())));
+  if (t == 0) return;
+  if (device == Device::CPU) {
+    // The CPU linear consumes F32 only (linear_input_spec); other forms on the CPU are a caller bug.
+    if (out.spec.form != LinearInputForm::F32)
+      fail_internal("gelu_tanh: the CPU backend produces linear inputs in the F32 form only",
+                    expected_found("F32", out.spec.describe()));
+    if (out.values.raw() != x.raw()) copy(x, out.values);
+    return cpu::gelu_tanh(out.values);
+  }
+#ifdef QDIT_WITH_CUDA
+  cuda::gelu_tanh(x, out);
 #else
   fail_no_cuda("gelu_tanh");
 #endif

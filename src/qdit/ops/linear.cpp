@@ -47,4 +47,27 @@ void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
 #endif
 }
 
+void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) {
+  require_valid_layer(w, "linear");
+  const Device device = common_device("linear", {{"x", &x.values}, {"y", &y}, {"weight", &w.weight}});
+  if (layer_device(w, "linear") != device)
+    fail_internal("linear: layer and activations on different devices", expected_found("", "", w.name));
+  const LinearInputSpec want = linear_input_spec(w, p, device);
+  if (!(x.spec == want))
+    fail_internal("linear: the input is not in the form this layer consumes",
+                  expected_found(want.describe(), x.spec.describe(), w.name, scheme_name(w.scheme)));
+  const int64_t t = require_linear_input(x, w.in_features, "linear", "x");
+  require_f32(y, {t, w.out_features}, "linear", "y");
+  if (x.values.raw() == y.raw() && t > 0)
+    fail_internal("linear: y must not alias x", expected_found("distinct buffers", "", w.name));
+  if (t == 0) return;
+  StageScope stage(Stage::Gemm, 2.0 * static_cast<double>(t) * w.out_features * w.in_features);  // qdit bench
+  if (device == Device::CPU) return cpu::linear(x.values, w, y, p);  // CPU spec is always F32
+#ifdef QDIT_WITH_CUDA
+  cuda::linear(x, w, y, p);
+#else
+  fail_no_cuda("linear");
+#endif
+}
+
 }  // namespace qdit::ops

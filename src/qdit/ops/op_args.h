@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "qdit/core/tensor.h"
+#include "qdit/ops/ops.h"
 #include "qdit/quant/linear.h"
 
 namespace qdit::ops {
@@ -36,5 +37,11 @@ int64_t require_group_table(const Tensor& t, int64_t tokens, int64_t d, const ch
 // Every tensor a layer's scheme needs is present with the right dtype and shape (the loader guarantees this for
 // checkpoints; this catches hand-built layers). Errors name the layer and scheme.
 void require_valid_layer(const QuantLinear& w, const char* op);
+
+// The dtype of a LinearInput's values in form `f`.
+DType linear_input_dtype(LinearInputForm f);
+// `in` is a well-formed LinearInput [T, features] (features < 0: any width): values of the form's dtype,
+// token_scale F32 [T] exactly for Int8PerToken, a usable quantization range / static scale. Returns T.
+int64_t require_linear_input(const LinearInput& in, int64_t features, const char* op, const char* arg);
 
 }  // namespace qdit::ops

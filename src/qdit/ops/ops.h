@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "qdit/core/tensor.h"
 #include "qdit/quant/linear.h"
@@ -65,6 +66,56 @@ void release_prepared_linears();
 // all kernels give the same integers.
 void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p);
 
+// ---- Linear inputs in the form their GEMM consumes ---------------------------------------------------------
+// A linear layer's GEMM consumes its activations in one of four forms. Producing that form inside the op that
+// computes the activations (the LayerNorm before q/k/v, cross q and ffn.up; the GELU before ffn.down) saves the
+// separate rounding/quantization pass that ops::linear(const Tensor&, ...) runs on every call, and lets the q,
+// k and v parts of a fused layer share one quantized input.
+enum class LinearInputForm : uint8_t {
+  F32,           // values F32 [T,K] (CPU layers, CUDA Float/W8A16 at Precision::FP32)
+  BF16,          // values BF16 [T,K], round to nearest even (CUDA Float/W8A16 at Precision::BF16)
+  Int8PerToken,  // values I8 [T,K], token_scale F32 [T]: the dynamic schemes (per-token symmetric, qmin/qmax)
+  Int8Static,    // values I8 [T,K]: static W8A8, sat8(rne(x / input_scale + input_offset))
+};
+const char* linear_input_form_name(LinearInputForm f);
+
+// Which form, with which quantization parameters. Two layers accept the same input exactly when their specs
+// compare equal (the q/k/v parts of one fused layer do; static layers with different input scales do not).
+struct LinearInputSpec {
+  LinearInputForm form = LinearInputForm::F32;
+  int qmin = 0, qmax = 0;                        // Int8PerToken only (0 otherwise)
+  float input_scale = 0.0f, input_offset = 0.0f;  // Int8Static only (0 otherwise); compared bit for bit
+  bool operator==(const LinearInputSpec& o) const;
+  std::string describe() const;  // e.g. "Int8PerToken[-128,127]", for error messages
+};
+
+struct LinearInput {
+  LinearInputSpec spec;
+  Tensor values;       // [T,K] in the spec's dtype
+  Tensor token_scale;  // F32 [T] for Int8PerToken (s_t = max(max|x_t| / qmax, FLT_EPSILON)); undefined otherwise
+};
+
+// The form layer `w` consumes at precision `p` on `device`. CPU: always F32 (the CPU linear quantizes inside
+// its own row loop). CUDA: Float/W8A16 -> F32 (FP32) or BF16 (BF16); W8A8 -> Int8Static with the layer's
+// input_scale/input_offset; W8A8_DYNAMIC, W4A8_DYNAMIC -> Int8PerToken [-128,127]; W4A4_DYNAMIC ->
+// Int8PerToken [-8,7].
+LinearInputSpec linear_input_spec(const QuantLinear& w, Precision p, Device device);
+// Uninitialised storage for a [tokens, features] input of `spec` (from the CUDA arena on the GPU).
+LinearInput empty_linear_input(const LinearInputSpec& spec, int64_t tokens, int64_t features, Device device);
+
+// Producers. Each computes exactly what its F32 counterpart computes, then rounds or quantizes every row while
+// it is still on chip; the result is bit-identical to the F32 op followed by the separate conversion (CUDA:
+// convert to bf16, quantize_per_token, quantize_static; CPU: only the F32 form exists). For the F32 form
+// `out.values` may be the input tensor itself (in place).
+void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+               LinearInput& out);
+// out = gelu_tanh(x) in out's form; x F32 [T,F].
+void gelu_tanh(const Tensor& x, LinearInput& out);
+
+// ops::linear on an input already in the layer's form (skips the activation quantization/conversion). A form
+// other than linear_input_spec(w, p, device) is an Internal error naming the layer and both forms.
+void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
+
 // out[t,:] = LN(x[t,:]) * (1 + scale) + shift, LN without affine, eps; (scale/shift from `mod`, may be undefined
 // tensors for a plain LN). If weight/bias are defined (F32 [D]) the affine LN is applied instead of modulation
 // (giving both is an error; bias alone is an error). `out` may be `x`.
@@ -78,8 +129,9 @@ void rmsnorm(Tensor& x, const Tensor& w, float eps);
 // cos/sin are F32 [T, head_dim/2] tables (built once per grid by wan code in float64, cast to fp32).
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
 
-// rmsnorm(x, w, eps) then rope(x, heads, cos, sin), the order Wan applies to q and k. The CPU backend does both
-// while a row is in L1 (one pass over memory); other backends run the two ops.
+// rmsnorm(x, w, eps) then rope(x, heads, cos, sin), the order Wan applies to q and k, in one pass over memory:
+// the CPU backend while a row is in L1, the CUDA backend in one kernel (one block per row), bit-identical to
+// the two CUDA ops run one after the other.
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
 
 // out[Lq, H*hd] = softmax(q k^T * scale) v per head; q [Lq, H*hd], k/v [Lk, H*hd]. Never materialises Lq x Lk.

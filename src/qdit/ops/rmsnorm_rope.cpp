@@ -11,16 +11,6 @@ namespace qdit::ops {
 
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin) {
   const Device device = common_device("rmsnorm_rope", {{"x", &x}, {"w", &w}, {"cos", &cos}, {"sin", &sin}});
-  if (device != Device::CPU) {
-#ifdef QDIT_WITH_CUDA
-    // The CUDA backend has no fused kernel: the two ops (which validate their own arguments) in Wan's order.
-    rmsnorm(x, w, eps);
-    rope(x, heads, cos, sin);
-    return;
-#else
-    fail_no_cuda("rmsnorm_rope");
-#endif
-  }
   const int64_t width = x.ndim() == 2 ? x.dim(1) : -1;
   const int64_t t = require_f32_matrix(x, width, "rmsnorm_rope", "x");
   require_f32(w, {width}, "rmsnorm_rope", "w");
@@ -33,7 +23,12 @@ void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Te
   require_f32(cos, {t, width / heads / 2}, "rmsnorm_rope", "cos");
   require_f32(sin, {t, width / heads / 2}, "rmsnorm_rope", "sin");
   if (t == 0) return;
-  cpu::rmsnorm_rope(x, w, eps, heads, cos, sin);
+  if (device == Device::CPU) return cpu::rmsnorm_rope(x, w, eps, heads, cos, sin);
+#ifdef QDIT_WITH_CUDA
+  cuda::rmsnorm_rope(x, w, eps, heads, cos, sin);
+#else
+  fail_no_cuda("rmsnorm_rope");
+#endif
 }
 
 }  // namespace qdit::ops

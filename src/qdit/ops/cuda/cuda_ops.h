@@ -13,6 +13,12 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
                Tensor& out);
 void rmsnorm(Tensor& x, const Tensor& w, float eps);
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
+void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
+// The LinearInput forms (ops.h); arguments already checked by the dispatchers.
+void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+               LinearInput& out);
+void gelu_tanh(const Tensor& x, LinearInput& out);
+void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p);
 void gelu_tanh(Tensor& x);

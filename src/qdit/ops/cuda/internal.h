@@ -22,6 +22,9 @@ void round_to_bf16(const Tensor& src, Tensor& dst);
 void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor& s);
 // Static asymmetric quantization: xq = sat8(rne(x / scale + offset)).
 void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq);
+// x (F32 [T,K]) into `out`'s form by the stand-alone passes above (F32: a copy unless out.values is x; BF16:
+// convert). The unfused reference of the producers, and what linear(const Tensor&, ...) does on every call.
+void to_linear_input(const Tensor& x, LinearInput& out);
 
 // acc[t,n] = sum_k a[t,k] * b[n,k] over int8 inputs, exact int32. The epilogue decides what is stored:
 //   StoreS32: out I32 = acc                                  (tests: the integer part alone)

@@ -48,16 +48,6 @@ Tensor gemm_weight(const Tensor& w, DType want) {
   return c;
 }
 
-void float_linear(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, Precision p) {
-  if (p == Precision::FP32) {
-    gemm_lt(x, gemm_weight(w, DType::F32), bias, y);
-  } else {
-    Tensor xb = empty(x.shape(), DType::BF16);
-    convert(x, xb);
-    gemm_lt(xb, gemm_weight(w, DType::BF16), bias, y);
-  }
-}
-
 }  // namespace
 
 void dequantize_w8a16(const QuantLinear& w, Tensor& out) {
@@ -78,54 +68,58 @@ void dequantize_w8a16(const QuantLinear& w, Tensor& out) {
   QDIT_CUDA_LAUNCH_CHECK("dequant_w8a16_kernel");
 }
 
-void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
+namespace {
+
+// The layer's own tensors, checked for the scheme's GEMM (the dispatcher checked the layer generically).
+void require_layer(const QuantLinear& w) {
   const char* op = "linear (CUDA)";
-  require_device(x, op, "x");
-  require_dtype(x, DType::F32, op, "x");
-  require_2d(x, op, "x");
-  int64_t t = x.dim(0), k = w.in_features, n = w.out_features;
-  if (x.dim(1) != k)
-    fail_internal("linear (CUDA): input width does not match the layer",
-                  err_ctx(std::to_string(k) + " features", shape_str(x.shape()), scheme_name(w.scheme)));
-  require_f32(y, {t, n}, op, "y");
+  const int64_t k = w.in_features, n = w.out_features;
   require_device(w.weight, op, "weight");
   require_shape(w.weight, {n, k}, op, "weight");
   if (w.bias.defined()) require_vector(w.bias, n, DType::F32, "bias", w.scheme);
-
-  ArenaScope scratch;
   switch (w.scheme) {
     case SchemeId::Float: {
-      DType wd = w.weight.dtype();
+      const DType wd = w.weight.dtype();
       if (wd != DType::F32 && wd != DType::BF16 && wd != DType::F16)
         fail_internal("linear (CUDA): Float layer weight dtype",
                       err_ctx("F32, BF16 or F16", std::string(dtype_name(wd)), "FLOAT"));
-      float_linear(x, w.weight, w.bias, y, p);
       return;
     }
-    case SchemeId::W8A16: {
-      require_dtype(w.weight, DType::I8, op, "weight");
-      Tensor deq = empty({n, k}, p == Precision::FP32 ? DType::F32 : DType::BF16);
-      dequantize_w8a16(w, deq);
-      if (p == Precision::FP32) {
-        gemm_lt(x, deq, w.bias, y);
-      } else {
-        Tensor xb = empty(x.shape(), DType::BF16);
-        convert(x, xb);
-        gemm_lt(xb, deq, w.bias, y);
-      }
-      return;
-    }
-    case SchemeId::W8A8: {
+    case SchemeId::W8A16: require_dtype(w.weight, DType::I8, op, "weight"); return;
+    case SchemeId::W8A8:
       require_dtype(w.weight, DType::I8, op, "weight");
       require_vector(w.deq_scale, n, DType::F32, "deq_scale", w.scheme);
       require_vector(w.quant_bias, n, DType::I32, "quant_bias", w.scheme);
       if (w.bias.defined())
         fail_internal("linear (CUDA): static W8A8 layer carries a float bias; it is folded into quant_bias",
                       err_ctx("bias undefined", "bias defined", "W8A8"));
-      Tensor xq = empty(x.shape(), DType::I8);
-      quantize_static(x, w.input_scale, w.input_offset, xq);
+      return;
+    case SchemeId::W8A8Dynamic:
+    case SchemeId::W4A4Dynamic:
+    case SchemeId::W4A8Dynamic:
+      require_dtype(w.weight, DType::I8, op, "weight");
+      require_vector(w.weight_scale, n, DType::F32, "weight_scale", w.scheme);
+      return;
+  }
+  fail_internal("linear (CUDA): unknown scheme", err_ctx("", std::to_string(static_cast<int>(w.scheme))));
+}
+
+// The GEMM of layer w on an input already in the form linear_input_spec(w, p, CUDA) names.
+void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) {
+  const int64_t t = x.values.dim(0), k = w.in_features, n = w.out_features;
+  switch (w.scheme) {
+    case SchemeId::Float:
+      gemm_lt(x.values, gemm_weight(w.weight, p == Precision::FP32 ? DType::F32 : DType::BF16), w.bias, y);
+      return;
+    case SchemeId::W8A16: {
+      Tensor deq = empty({n, k}, p == Precision::FP32 ? DType::F32 : DType::BF16);
+      dequantize_w8a16(w, deq);
+      gemm_lt(x.values, deq, w.bias, y);
+      return;
+    }
+    case SchemeId::W8A8: {
       Int8Gemm g;
-      g.a = xq.data<int8_t>();
+      g.a = x.values.data<int8_t>();
       g.b = w.weight.data<int8_t>();
       g.m = t;
       g.n = n;
@@ -139,19 +133,14 @@ void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
     case SchemeId::W8A8Dynamic:
     case SchemeId::W4A4Dynamic:
     case SchemeId::W4A8Dynamic: {
-      require_dtype(w.weight, DType::I8, op, "weight");
-      require_vector(w.weight_scale, n, DType::F32, "weight_scale", w.scheme);
-      Tensor xq = empty(x.shape(), DType::I8);
-      Tensor st = empty({t}, DType::F32);
-      quantize_per_token(x, w.act_qmin(), w.act_qmax(), xq, st);
       Int8Gemm g;
-      g.a = xq.data<int8_t>();
+      g.a = x.values.data<int8_t>();
       g.b = w.weight.data<int8_t>();
       g.m = t;
       g.n = n;
       g.k = k;
       g.out = y.raw();
-      g.row_scale = st.data<float>();
+      g.row_scale = x.token_scale.data<float>();
       g.col_scale = w.weight_scale.data<float>();
       g.bias = w.bias.defined() ? w.bias.data<float>() : nullptr;
       int8_gemm(g, Int8Epilogue::Dynamic);
@@ -159,6 +148,46 @@ void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
     }
   }
   fail_internal("linear (CUDA): unknown scheme", err_ctx("", std::to_string(static_cast<int>(w.scheme))));
+}
+
+}  // namespace
+
+void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
+  const char* op = "linear (CUDA)";
+  require_device(x, op, "x");
+  require_dtype(x, DType::F32, op, "x");
+  require_2d(x, op, "x");
+  const int64_t t = x.dim(0), k = w.in_features, n = w.out_features;
+  if (x.dim(1) != k)
+    fail_internal("linear (CUDA): input width does not match the layer",
+                  err_ctx(std::to_string(k) + " features", shape_str(x.shape()), scheme_name(w.scheme)));
+  require_f32(y, {t, n}, op, "y");
+  require_layer(w);
+  ArenaScope scratch;
+  // The unfused path: this call's own conversion/quantization pass, then the same GEMM as the fused inputs.
+  const LinearInputSpec spec = linear_input_spec(w, p, Device::CUDA);
+  LinearInput in;
+  if (spec.form == LinearInputForm::F32) {
+    in.spec = spec;
+    in.values = x;
+  } else {
+    in = empty_linear_input(spec, t, k, Device::CUDA);
+    to_linear_input(x, in);
+  }
+  gemm_from_input(in, w, y, p);
+}
+
+void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) {
+  const char* op = "linear (CUDA)";
+  require_device(x.values, op, "x.values");
+  require_2d(x.values, op, "x.values");
+  if (x.values.dim(1) != w.in_features)
+    fail_internal("linear (CUDA): input width does not match the layer",
+                  err_ctx(std::to_string(w.in_features) + " features", shape_str(x.values.shape()), scheme_name(w.scheme)));
+  require_f32(y, {x.values.dim(0), w.out_features}, op, "y");
+  require_layer(w);
+  ArenaScope scratch;  // W8A16's dequantized weight, converted Float weights
+  gemm_from_input(x, w, y, p);
 }
 
 }  // namespace qdit::ops::cuda

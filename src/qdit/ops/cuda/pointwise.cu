@@ -3,6 +3,7 @@
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/row_math.cuh"
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/cuda/validate.h"
 
@@ -17,8 +18,7 @@ __global__ void activation_kernel(float* __restrict__ x, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     float v = x[i];
     if constexpr (A == Act::GeluTanh) {
-      const float k = 0.7978845608028654f;  // sqrt(2/pi)
-      x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+      x[i] = gelu_tanh_value(v);  // shared with the fused producer (gelu_input.cu)
     } else if constexpr (A == Act::GeluErf) {
       x[i] = 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
     } else {

@@ -5,7 +5,9 @@
 #include <cstdint>
 
 #include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/quantize.cuh"
 #include "qdit/ops/cuda/reduce.cuh"
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/cuda/validate.h"
@@ -13,22 +15,6 @@
 namespace qdit::ops::cuda {
 
 namespace {
-
-__device__ __forceinline__ int8_t clamp_round(float v, float lo, float hi) {
-  // fmaxf first so a NaN lands on lo instead of an undefined float->int conversion.
-  return static_cast<int8_t>(static_cast<int>(fminf(fmaxf(rintf(v), lo), hi)));
-}
-
-// clamp_round(x / scale) with a multiply by inv = RN(1 / scale) instead of the division, same result bit for bit.
-// q = RN(x * inv) is within 2^-23 relative of x / scale, and |x / scale| <= qmax (1 + 2^-24) <= 128 because
-// scale >= RN(absmax / qmax); so |q - x / scale| <= 2^-16, and rintf can tell them apart only when q lies within
-// that distance of a half-integer. There (about one value in 8000) the exact division decides. NaN and
-// infinities take the same path as with the division (NaN -> qmin, x / inf -> 0).
-__device__ __forceinline__ int8_t quantize_by_reciprocal(float x, float scale, float inv, float lo, float hi) {
-  float q = __fmul_rn(x, inv);
-  if (fabsf(fabsf(q - truncf(q)) - 0.5f) <= 0x1p-14f) q = __fdiv_rn(x, scale);
-  return clamp_round(q, lo, hi);
-}
 
 __global__ void per_token_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
                                  int64_t k, float qmin, float qmax) {
@@ -38,7 +24,7 @@ __global__ void per_token_kernel(const float* __restrict__ x, int8_t* __restrict
   float m = 0.0f;
   for (int64_t i = threadIdx.x; i < k; i += blockDim.x) m = fmaxf(m, fabsf(row[i]));
   m = block_max(m, scratch);
-  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON), inv = __frcp_rn(scale);
+  float scale = per_token_scale(m, qmax), inv = __frcp_rn(scale);
   if (threadIdx.x == 0) s[t] = scale;
   int8_t* out = xq + t * k;
   for (int64_t i = threadIdx.x; i < k; i += blockDim.x) out[i] = quantize_by_reciprocal(row[i], scale, inv, qmin, qmax);
@@ -61,7 +47,7 @@ __global__ void per_token_vec_kernel(const float* __restrict__ x, int8_t* __rest
     m = fmaxf(m, fmaxf(fmaxf(fabsf(v[j].x), fabsf(v[j].y)), fmaxf(fabsf(v[j].z), fabsf(v[j].w))));
   }
   m = block_max(m, scratch);
-  float scale = fmaxf(__fdiv_rn(m, qmax), FLT_EPSILON), inv = __frcp_rn(scale);
+  float scale = per_token_scale(m, qmax), inv = __frcp_rn(scale);
   if (threadIdx.x == 0) s[t] = scale;
   char4* out = reinterpret_cast<char4*>(xq + t * k);
 #pragma unroll
@@ -78,7 +64,7 @@ __global__ void per_token_vec_kernel(const float* __restrict__ x, int8_t* __rest
 __global__ void static_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, int64_t n, float scale,
                               float offset) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    xq[i] = clamp_round(__fadd_rn(__fdiv_rn(x[i], scale), offset), -128.0f, 127.0f);
+    xq[i] = quantize_static_value(x[i], scale, offset);
 }
 
 }  // namespace
@@ -126,6 +112,19 @@ void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq) {
   if (n == 0) return;
   static_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x.data<float>(), xq.data<int8_t>(), n, scale, offset);
   QDIT_CUDA_LAUNCH_CHECK("static_kernel");
+}
+
+void to_linear_input(const Tensor& x, LinearInput& out) {
+  switch (out.spec.form) {
+    case LinearInputForm::F32:
+      if (out.values.raw() != x.raw()) copy(x, out.values);
+      return;
+    case LinearInputForm::BF16: return convert(x, out.values);
+    case LinearInputForm::Int8PerToken:
+      return quantize_per_token(x, out.spec.qmin, out.spec.qmax, out.values, out.token_scale);
+    case LinearInputForm::Int8Static: return quantize_static(x, out.spec.input_scale, out.spec.input_offset, out.values);
+  }
+  fail_internal("to_linear_input (CUDA): unknown form", err_ctx("F32, BF16, Int8PerToken or Int8Static", ""));
 }
 
 }  // namespace qdit::ops::cuda

@@ -1,6 +1,7 @@
 // Rotary embedding, interleaved pairs (2p, 2p+1), in place on [T, heads * head_dim].
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/row_math.cuh"
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/cuda/validate.h"
 
@@ -16,10 +17,7 @@ __global__ void rope_kernel(float* __restrict__ x, const float* __restrict__ cos
     int64_t t = i / (half * heads);
     float c = cos_t[t * half + p], s = sin_t[t * half + p];
     float2 v = reinterpret_cast<float2*>(x)[i];
-    // Each product rounded on its own, as the plain C++ reference does.
-    float a = __fsub_rn(__fmul_rn(v.x, c), __fmul_rn(v.y, s));
-    float b = __fadd_rn(__fmul_rn(v.x, s), __fmul_rn(v.y, c));
-    reinterpret_cast<float2*>(x)[i] = make_float2(a, b);
+    reinterpret_cast<float2*>(x)[i] = rope_pair(v.x, v.y, c, s);
   }
 }
 

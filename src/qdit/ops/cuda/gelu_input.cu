@@ -1,0 +1,67 @@
+// ops::gelu_tanh into the input form of the next linear layer (ffn.down): one block per row, the row staged in
+// registers, so the per-token absmax and the quantization need one read of the FFN hidden row and one write of
+// int8 (plus the scale) instead of a write and a re-read of the F32 row. Each element is gelu_tanh_value, the
+// function the in-place activation kernel applies, so the output is bit-identical to gelu_tanh then
+// convert / quantize_per_token / quantize_static. Rows that do not stage (K % 4 != 0, misaligned x, K > 32768)
+// run the in-place kernel on a copy and the stand-alone conversion: same values, more passes.
+#include "qdit/ops/cuda/arena.h"
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/row_math.cuh"
+#include "qdit/ops/cuda/row_sink.cuh"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/cuda/validate.h"
+
+namespace qdit::ops::cuda {
+
+namespace {
+
+template <int V>
+__global__ void gelu_tanh_staged_kernel(const float* __restrict__ x, int64_t k, RowSink sink) {
+  __shared__ float scratch[32];
+  const int64_t t = blockIdx.x, k4 = k / 4;
+  const float4* row = reinterpret_cast<const float4*>(x + t * k);
+  float4 v[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
+    v[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (i >= k4) continue;
+    const float4 a = row[i];
+    v[j] = make_float4(gelu_tanh_value(a.x), gelu_tanh_value(a.y), gelu_tanh_value(a.z), gelu_tanh_value(a.w));
+  }
+  // When out aliases x (F32 form in place) every thread writes only the float4 it read itself.
+  sink_row<V>(sink, v, t, k, scratch);
+}
+
+}  // namespace
+
+void gelu_tanh(const Tensor& x, LinearInput& out) {
+  const char* op = "gelu_tanh (CUDA)";
+  require_device(x, op, "x");
+  require_dtype(x, DType::F32, op, "x");
+  require_2d(x, op, "x");
+  require_device(out.values, op, "out.values");
+  require_shape(out.values, x.shape(), op, "out.values");
+  const int64_t t = x.dim(0), k = x.dim(1);
+  if (t == 0 || k == 0) return;
+  const int threads = k % 4 == 0 && aligned16(x.raw()) ? staged_row_threads(k / 4) : 0;
+  if (threads) {
+    gelu_tanh_staged_kernel<kStagedV><<<static_cast<unsigned>(t), threads, 0, stream()>>>(x.data<float>(), k,
+                                                                                        row_sink(out));
+    QDIT_CUDA_LAUNCH_CHECK("gelu_tanh_staged_kernel");
+    return;
+  }
+  if (out.spec.form == LinearInputForm::F32) {
+    if (out.values.raw() != x.raw()) copy(x, out.values);
+    return gelu_tanh(out.values);
+  }
+  ArenaScope scratch;
+  Tensor y = empty(x.shape(), DType::F32);
+  copy(x, y);
+  gelu_tanh(y);
+  to_linear_input(y, out);
+}
+
+}  // namespace qdit::ops::cuda

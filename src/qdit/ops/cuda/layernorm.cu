@@ -1,0 +1,182 @@
+// LayerNorm (plain, modulated, or affine), one block per token row, fp32 statistics in two passes (mean, then
+// the mean of squared deviations, as the float64 reference does, not E[x^2]-E[x]^2), into F32 or directly into
+// the input form of the next linear layer (bf16, or int8 with its per-token scale / static parameters).
+//
+// Kernel choice is a fixed rule on the row, the same for every output form, so the fused forms are
+// bit-identical to the F32 LayerNorm followed by convert / quantize_per_token / quantize_static:
+//   staged   K % 4 == 0, x 16-byte aligned, K <= 4 * 1024 * kStagedV: the row is read once into registers and
+//            the statistics, the normalisation and the rounding/quantization all run on it there;
+//   unstaged any other row: F32 kernel reading the row three times; other forms then go through F32 scratch
+//            and the stand-alone conversion (same values, one more pass).
+#include "qdit/ops/cuda/arena.h"
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/reduce.cuh"
+#include "qdit/ops/cuda/row_math.cuh"
+#include "qdit/ops/cuda/row_sink.cuh"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/cuda/validate.h"
+
+namespace qdit::ops::cuda {
+
+namespace {
+
+// What the modes of layernorm_value need per launch.
+struct LnParams {
+  int64_t d = 0;
+  float eps = 0.0f;
+  int mode = 0;              // see layernorm_value
+  const float* a = nullptr;  // shift [G,D] (mode 1) or weight [D] (mode 2)
+  const float* b = nullptr;  // scale [G,D] (mode 1) or bias [D] (mode 2)
+  int64_t tokens_per_group = 1;
+};
+
+__device__ __forceinline__ void group_rows(const LnParams& p, int64_t t, const float*& a, const float*& b) {
+  a = p.a;
+  b = p.b;
+  if (p.mode == 1) {
+    const int64_t g = t / p.tokens_per_group;
+    a += g * p.d;
+    b += g * p.d;
+  }
+}
+
+__global__ void layernorm_unstaged_kernel(const float* __restrict__ x, float* __restrict__ out, LnParams p) {
+  __shared__ float scratch[32];
+  const int64_t t = blockIdx.x, d = p.d;
+  const float* row = x + t * d;
+  float s = 0.0f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) s = __fadd_rn(s, row[i]);
+  const float mean = __fdiv_rn(block_sum(s, scratch), static_cast<float>(d));
+  float q = 0.0f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    const float c = __fsub_rn(row[i], mean);
+    q = __fmaf_rn(c, c, q);
+  }
+  const float rstd = inv_sqrt_rn(__fdiv_rn(block_sum(q, scratch), static_cast<float>(d)), p.eps);
+  const float *a, *b;
+  group_rows(p, t, a, b);
+  float* o = out + t * d;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = layernorm_value(row[i], mean, rstd, p.mode, a, b, i);
+}
+
+template <int V>
+__global__ void layernorm_staged_kernel(const float* __restrict__ x, LnParams p, RowSink sink) {
+  __shared__ float scratch[32];
+  const int64_t t = blockIdx.x, d = p.d, d4 = d / 4;
+  const float4* row = reinterpret_cast<const float4*>(x + t * d);
+  float4 v[V];
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
+    v[j] = i < d4 ? row[i] : make_float4(0.f, 0.f, 0.f, 0.f);
+    if (i < d4) s = __fadd_rn(__fadd_rn(__fadd_rn(__fadd_rn(s, v[j].x), v[j].y), v[j].z), v[j].w);
+  }
+  const float mean = __fdiv_rn(block_sum(s, scratch), static_cast<float>(d));
+  float q = 0.0f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    if (threadIdx.x + int64_t(j) * blockDim.x >= d4) continue;
+    const float c0 = __fsub_rn(v[j].x, mean), c1 = __fsub_rn(v[j].y, mean), c2 = __fsub_rn(v[j].z, mean),
+                c3 = __fsub_rn(v[j].w, mean);
+    q = __fmaf_rn(c3, c3, __fmaf_rn(c2, c2, __fmaf_rn(c1, c1, __fmaf_rn(c0, c0, q))));
+  }
+  const float rstd = inv_sqrt_rn(__fdiv_rn(block_sum(q, scratch), static_cast<float>(d)), p.eps);
+  const float *a, *b;
+  group_rows(p, t, a, b);
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
+    if (i >= d4) continue;
+    v[j] = make_float4(layernorm_value(v[j].x, mean, rstd, p.mode, a, b, 4 * i),
+                       layernorm_value(v[j].y, mean, rstd, p.mode, a, b, 4 * i + 1),
+                       layernorm_value(v[j].z, mean, rstd, p.mode, a, b, 4 * i + 2),
+                       layernorm_value(v[j].w, mean, rstd, p.mode, a, b, 4 * i + 3));
+  }
+  sink_row<V>(sink, v, t, d, scratch);
+}
+
+// Validates the affine/modulation arguments and fills the launch parameters.
+LnParams ln_params(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+                   const char* op) {
+  require_device(x, op, "x");
+  require_dtype(x, DType::F32, op, "x");
+  require_2d(x, op, "x");
+  LnParams p;
+  const int64_t t = x.dim(0);
+  p.d = x.dim(1);
+  p.eps = eps;
+  if (weight.defined() || bias.defined()) {
+    p.mode = 2;
+    if (weight.defined()) {
+      require_f32(weight, {p.d}, op, "weight");
+      p.a = weight.data<float>();
+    }
+    if (bias.defined()) {
+      require_f32(bias, {p.d}, op, "bias");
+      p.b = bias.data<float>();
+    }
+  } else if (mod && (mod->shift.defined() || mod->scale.defined())) {
+    if (!mod->shift.defined() || !mod->scale.defined())
+      fail_internal(std::string(op) + ": modulation needs both shift and scale",
+                    err_ctx("shift and scale defined", "only one of them"));
+    p.mode = 1;
+    p.tokens_per_group = group_size_for(mod->shift, t, p.d, op, "mod.shift");
+    if (group_size_for(mod->scale, t, p.d, op, "mod.scale") != p.tokens_per_group)
+      fail_internal(std::string(op) + ": shift and scale have different group counts",
+                    err_ctx(shape_str(mod->shift.shape()), shape_str(mod->scale.shape())));
+    p.a = mod->shift.data<float>();
+    p.b = mod->scale.data<float>();
+  }
+  return p;
+}
+
+// The staged kernel's block size for this row, or 0 when the row takes the unstaged kernel (see the top).
+int staged_threads(const Tensor& x) {
+  const int64_t d = x.dim(1);
+  if (d == 0 || d % 4 != 0 || !aligned16(x.raw())) return 0;
+  return staged_row_threads(d / 4);
+}
+
+void launch_staged(const Tensor& x, const LnParams& p, const RowSink& sink, int threads) {
+  layernorm_staged_kernel<kStagedV><<<static_cast<unsigned>(x.dim(0)), threads, 0, stream()>>>(x.data<float>(), p,
+                                                                                              sink);
+  QDIT_CUDA_LAUNCH_CHECK("layernorm_staged_kernel");
+}
+
+void launch_unstaged(const Tensor& x, const LnParams& p, float* out) {
+  layernorm_unstaged_kernel<<<static_cast<unsigned>(x.dim(0)), row_threads(p.d), 0, stream()>>>(x.data<float>(), out,
+                                                                                               p);
+  QDIT_CUDA_LAUNCH_CHECK("layernorm_unstaged_kernel");
+}
+
+}  // namespace
+
+void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+               Tensor& out) {
+  const char* op = "layernorm (CUDA)";
+  const LnParams p = ln_params(x, weight, bias, mod, eps, op);
+  require_f32(out, x.shape(), op, "out");
+  if (x.dim(0) == 0 || p.d == 0) return;
+  if (int threads = staged_threads(x)) return launch_staged(x, p, row_sink_f32(out.data<float>()), threads);
+  launch_unstaged(x, p, out.data<float>());
+}
+
+void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
+               LinearInput& out) {
+  const char* op = "layernorm (CUDA)";
+  const LnParams p = ln_params(x, weight, bias, mod, eps, op);
+  require_device(out.values, op, "out.values");
+  require_shape(out.values, x.shape(), op, "out.values");
+  if (x.dim(0) == 0 || p.d == 0) return;
+  if (int threads = staged_threads(x)) return launch_staged(x, p, row_sink(out), threads);
+  if (out.spec.form == LinearInputForm::F32) return launch_unstaged(x, p, out.values.data<float>());
+  ArenaScope scratch;
+  Tensor y = empty(x.shape(), DType::F32);
+  launch_unstaged(x, p, y.data<float>());
+  to_linear_input(y, out);
+}
+
+}  // namespace qdit::ops::cuda

@@ -1,0 +1,38 @@
+// The per-element arithmetic of activation quantization (modelslim-format.md §3.1, §3.3), shared by the
+// stand-alone quantize kernels (quantize.cu) and the producers that quantize a row while computing it
+// (layernorm_input.cu, gelu_input.cu): one definition, so fused and unfused paths give the same bytes.
+#pragma once
+#include <cfloat>
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace qdit::ops::cuda {
+
+__device__ __forceinline__ int8_t clamp_round(float v, float lo, float hi) {
+  // fmaxf first so a NaN lands on lo instead of an undefined float->int conversion.
+  return static_cast<int8_t>(static_cast<int>(fminf(fmaxf(rintf(v), lo), hi)));
+}
+
+// s_t = max(absmax / qmax, FLT_EPSILON), exact division.
+__device__ __forceinline__ float per_token_scale(float absmax, float qmax) {
+  return fmaxf(__fdiv_rn(absmax, qmax), FLT_EPSILON);
+}
+
+// clamp_round(x / scale) with a multiply by inv = RN(1 / scale) instead of the division, same result bit for bit.
+// q = RN(x * inv) is within 2^-23 relative of x / scale, and |x / scale| <= qmax (1 + 2^-24) <= 128 because
+// scale >= RN(absmax / qmax); so |q - x / scale| <= 2^-16, and rintf can tell them apart only when q lies within
+// that distance of a half-integer. There (about one value in 8000) the exact division decides. NaN and
+// infinities take the same path as with the division (NaN -> qmin, x / inf -> 0).
+__device__ __forceinline__ int8_t quantize_by_reciprocal(float x, float scale, float inv, float lo, float hi) {
+  float q = __fmul_rn(x, inv);
+  if (fabsf(fabsf(q - truncf(q)) - 0.5f) <= 0x1p-14f) q = __fdiv_rn(x, scale);
+  return clamp_round(q, lo, hi);
+}
+
+// Static W8A8: sat8(rne(x / scale + offset)), exact division.
+__device__ __forceinline__ int8_t quantize_static_value(float x, float scale, float offset) {
+  return clamp_round(__fadd_rn(__fdiv_rn(x, scale), offset), -128.0f, 127.0f);
+}
+
+}  // namespace qdit::ops::cuda

@@ -1,0 +1,58 @@
+// The per-element fp32 arithmetic of the row ops (LayerNorm, RMSNorm, RoPE, GELU-tanh), written with explicit
+// round-to-nearest intrinsics so that no multiply-add is contracted behind our back. The stand-alone kernels and
+// the fused ones (layernorm.cu, rmsnorm_rope.cu, gelu_input.cu) call these same functions, which is what makes
+// a fused result bit-identical to the unfused sequence.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "qdit/ops/cuda/reduce.cuh"
+
+namespace qdit::ops::cuda {
+
+// rstd = 1 / sqrt(var + eps), each step correctly rounded.
+__device__ __forceinline__ float inv_sqrt_rn(float var, float eps) {
+  return __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(var, eps)));
+}
+
+// LayerNorm output element i of a row with statistics (mean, rstd).
+//   mode 0: plain; 1: modulated * (1 + scale[i]) + shift[i]  (a = shift row, b = scale row);
+//   2: affine * w[i] + b[i] (a = w, b = bias; either may be null).
+__device__ __forceinline__ float layernorm_value(float x, float mean, float rstd, int mode, const float* a,
+                                                 const float* b, int64_t i) {
+  float n = __fmul_rn(__fsub_rn(x, mean), rstd);
+  if (mode == 1) return __fadd_rn(__fmul_rn(n, __fadd_rn(1.0f, b[i])), a[i]);
+  if (mode == 2) {
+    if (a) n = __fmul_rn(n, a[i]);
+    if (b) n = __fadd_rn(n, b[i]);
+  }
+  return n;
+}
+
+// 1 / sqrt(mean(row^2) + eps) of one row, block-wide (every thread gets it): each thread sums the squares of
+// elements threadIdx.x, +blockDim.x, ... with fused multiply-adds, then block_sum. rmsnorm and rmsnorm_rope
+// both call this with the same block size, so they get the same value bit for bit.
+__device__ __forceinline__ float rms_inverse(const float* row, int64_t d, float eps, float* scratch) {
+  float s = 0.0f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) s = __fmaf_rn(row[i], row[i], s);
+  return inv_sqrt_rn(__fdiv_rn(block_sum(s, scratch), static_cast<float>(d)), eps);
+}
+
+// RMSNorm output: x * r * w, two roundings (as the plain C++ reference).
+__device__ __forceinline__ float rmsnorm_value(float x, float r, float w) { return __fmul_rn(__fmul_rn(x, r), w); }
+
+// Interleaved-pair rotation; each product rounded on its own, as the plain C++ reference does.
+__device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s) {
+  return make_float2(__fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s)), __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c)));
+}
+
+// 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))), evaluated left to right; accurate libdevice tanhf.
+__device__ __forceinline__ float gelu_tanh_value(float v) {
+  const float k = 0.7978845608028654f;  // sqrt(2/pi)
+  float cube = __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, v), v), v);
+  float inner = __fmul_rn(k, __fadd_rn(v, cube));
+  return __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
+}
+
+}  // namespace qdit::ops::cuda
