@@ -1,6 +1,9 @@
 #include "qdit/models/wan/forward/block.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 #include "qdit/models/wan/forward/linear_slice.h"
 
@@ -20,6 +23,61 @@ void fused_parts(const LinearObserver& observer, const std::string& name, const 
   if (observer) observer(name, x);
   int64_t i = 0;
   for (Tensor* out : outs) ops::linear(x, slice_out_features(fused, part * i++, part), *out, p);
+}
+
+// A layer fed by a producer (a LayerNorm, the GELU) and the tensor its output goes to.
+struct Consumer {
+  QuantLinear layer;
+  Tensor* out;
+};
+using Producer = std::function<void(ops::LinearInput&)>;
+
+// Runs `produce` once per distinct input form among the consumers (ops::linear_input_spec: on the GPU the
+// rounded/quantized activations come straight out of the producer instead of a separate pass per linear; the
+// q/k/v parts of a fused layer share one), then the consumers. A producer's F32 form is written to
+// `f32_buffer`, which may also be its input (in-place GELU): that form is therefore produced last.
+// With an observer set (calibration) everything stays F32, so the observer sees the F32 activations as before,
+// under `observed_name`, and each linear quantizes for itself.
+void produce_and_run(const BlockContext& ctx, const std::string& observed_name, const Tensor& f32_buffer,
+                     const Producer& produce, const std::vector<Consumer>& consumers) {
+  const ops::Precision p = ctx.precision;
+  const Device device = f32_buffer.device();
+  if (ctx.observer) {
+    ops::LinearInput in{ops::LinearInputSpec{}, f32_buffer, Tensor()};
+    produce(in);
+    ctx.observer(observed_name, f32_buffer);
+    for (const Consumer& c : consumers) ops::linear(f32_buffer, c.layer, *c.out, p);
+    return;
+  }
+  ops::ScratchScope scope(device);  // the non-F32 inputs live until the consumers have run
+  std::vector<ops::LinearInput> inputs;
+  std::vector<size_t> input_of;
+  for (const Consumer& c : consumers) {
+    const ops::LinearInputSpec spec = ops::linear_input_spec(c.layer, p, device);
+    auto same = [&](const ops::LinearInput& in) { return in.spec == spec; };
+    auto it = std::find_if(inputs.begin(), inputs.end(), same);
+    if (it == inputs.end()) {
+      inputs.push_back(spec.form == ops::LinearInputForm::F32
+                           ? ops::LinearInput{spec, f32_buffer, Tensor()}
+                           : ops::empty_linear_input(spec, f32_buffer.dim(0), f32_buffer.dim(1), device));
+      it = inputs.end() - 1;
+    }
+    input_of.push_back(static_cast<size_t>(it - inputs.begin()));
+  }
+  for (ops::LinearInput& in : inputs)
+    if (in.spec.form != ops::LinearInputForm::F32) produce(in);
+  for (ops::LinearInput& in : inputs)
+    if (in.spec.form == ops::LinearInputForm::F32) produce(in);
+  for (size_t i = 0; i < consumers.size(); ++i) ops::linear(inputs[input_of[i]], consumers[i].layer, *consumers[i].out, p);
+}
+
+// The q/k/v (or k/v) parts of a fused layer as consumers of one producer.
+std::vector<Consumer> fused_consumers(const QuantLinear& fused, std::initializer_list<Tensor*> outs) {
+  const int64_t part = fused.out_features / static_cast<int64_t>(outs.size());
+  std::vector<Consumer> c;
+  int64_t i = 0;
+  for (Tensor* out : outs) c.push_back({slice_out_features(fused, part * i++, part), out});
+  return c;
 }
 
 }  // namespace
@@ -75,19 +133,21 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
 
   // Self-attention: q/k RMSNorm over the full width, then RoPE; output gated into the residual.
   ops::Modulation mod1{b.mod[kShift1], b.mod[kScale1]};
-  ops::layernorm(b.x, none, none, &mod1, eps, b.normed);
-  fused_parts(obs, name + "self_attn.qkv", b.normed, w.self_qkv, {&b.q, &b.k, &b.v}, p);
-  ops::rmsnorm(b.q, w.self_norm_q, eps);
-  ops::rmsnorm(b.k, w.self_norm_k, eps);
-  ops::rope(b.q, heads, ctx.rope_cos, ctx.rope_sin);
-  ops::rope(b.k, heads, ctx.rope_cos, ctx.rope_sin);
+  produce_and_run(
+      ctx, name + "self_attn.qkv", b.normed,
+      [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod1, eps, in); },
+      fused_consumers(w.self_qkv, {&b.q, &b.k, &b.v}));
+  ops::rmsnorm_rope(b.q, w.self_norm_q, eps, heads, ctx.rope_cos, ctx.rope_sin);
+  ops::rmsnorm_rope(b.k, w.self_norm_k, eps, heads, ctx.rope_cos, ctx.rope_sin);
   ops::attention(b.q, b.k, b.v, heads, scale, b.attn, p);
   observed_linear(obs, name + "self_attn.out", b.attn, w.self_out, b.q, p);
   ops::residual_add(b.x, b.q, b.mod[kGate1]);
 
   // Cross-attention: affine LayerNorm, no modulation, no gate. Text (and image) k/v depend only on the prompt.
-  ops::layernorm(b.x, w.cross_norm_w, w.cross_norm_b, nullptr, eps, b.normed);
-  observed_linear(obs, name + "cross_attn.q", b.normed, w.cross_q, b.q, p);
+  produce_and_run(
+      ctx, name + "cross_attn.q", b.normed,
+      [&](ops::LinearInput& in) { ops::layernorm(b.x, w.cross_norm_w, w.cross_norm_b, nullptr, eps, in); },
+      {{w.cross_q, &b.q}});
   ops::rmsnorm(b.q, w.cross_norm_q, eps);
   fused_parts(obs, name + "cross_attn.kv", ctx.text, w.cross_kv, {&b.text_k, &b.text_v}, p);
   ops::rmsnorm(b.text_k, w.cross_norm_k, eps);
@@ -104,10 +164,12 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
 
   // FFN: modulated LayerNorm, GELU-tanh MLP, gated residual.
   ops::Modulation mod2{b.mod[kShift2], b.mod[kScale2]};
-  ops::layernorm(b.x, none, none, &mod2, eps, b.normed);
-  observed_linear(obs, name + "ffn.up", b.normed, w.ffn_up, b.hidden, p);
-  ops::gelu_tanh(b.hidden);
-  observed_linear(obs, name + "ffn.down", b.hidden, w.ffn_down, b.q, p);
+  produce_and_run(
+      ctx, name + "ffn.up", b.normed, [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod2, eps, in); },
+      {{w.ffn_up, &b.hidden}});
+  produce_and_run(
+      ctx, name + "ffn.down", b.hidden, [&](ops::LinearInput& in) { ops::gelu_tanh(b.hidden, in); },
+      {{w.ffn_down, &b.q}});
   ops::residual_add(b.x, b.q, b.mod[kGate2]);
 }
 
