@@ -18,7 +18,9 @@ namespace qdit::ops::cuda {
 namespace {
 
 template <int V>
-__global__ void gelu_tanh_staged_kernel(const float* __restrict__ x, int64_t k, RowSink sink) {
+// At most 64 registers a thread, so that 1024-thread blocks (the widest staged rows) can launch.
+__global__ void __launch_bounds__(1024)
+    gelu_tanh_staged_kernel(const float* __restrict__ x, int64_t k, RowSink sink) {
   __shared__ float scratch[32];
   const int64_t t = blockIdx.x, k4 = k / 4;
   const float4* row = reinterpret_cast<const float4*>(x + t * k);

@@ -62,7 +62,9 @@ __global__ void layernorm_unstaged_kernel(const float* __restrict__ x, float* __
 }
 
 template <int V>
-__global__ void layernorm_staged_kernel(const float* __restrict__ x, LnParams p, RowSink sink) {
+// At most 64 registers a thread, so that 1024-thread blocks (the widest staged rows) can launch.
+__global__ void __launch_bounds__(1024)
+    layernorm_staged_kernel(const float* __restrict__ x, LnParams p, RowSink sink) {
   __shared__ float scratch[32];
   const int64_t t = blockIdx.x, d = p.d, d4 = d / 4;
   const float4* row = reinterpret_cast<const float4*>(x + t * d);
