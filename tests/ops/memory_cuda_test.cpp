@@ -69,6 +69,29 @@ TEST(MemoryCuda, ArenaReusesReleasedBytesWithoutNewMallocs) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(a.raw()) % 256, 0u);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.raw()) % 256, 0u);
 }
+
+// Weights go to the persistent pool: the arena's position, bytes in use and reserved size do not move, the pool's
+// bytes show up in `fixed`, and a small and a large persistent tensor hold what was written to them.
+TEST(MemoryCuda, PersistentTensorsStayOutOfTheArena) {
+  QDIT_REQUIRE_GPU();
+  const ops::cuda::ArenaStats before = ops::cuda::arena_stats();
+  Rng rng(5);
+  Tensor small_h = random_normal_f32({1000}, rng);
+  Tensor large_h = random_normal_f32({int64_t(17) << 20}, rng);  // 68 MiB: a pool allocation of its own
+  Tensor small_d = ops::empty_persistent({1000}, DType::F32, Device::CUDA);
+  Tensor large_d = ops::empty_persistent(large_h.shape(), DType::F32, Device::CUDA);
+  ops::copy(small_h, small_d);
+  ops::copy(large_h, large_d);
+  const ops::cuda::ArenaStats after = ops::cuda::arena_stats();
+  EXPECT_EQ(after.in_use, before.in_use);
+  EXPECT_EQ(after.reserved, before.reserved);
+  EXPECT_GE(after.fixed, before.fixed + large_h.nbytes());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small_d.raw()) % 256, 0u);
+  EXPECT_EQ(0, std::memcmp(to_cpu(small_d).raw(), small_h.raw(), small_h.nbytes()));
+  EXPECT_EQ(0, std::memcmp(to_cpu(large_d).raw(), large_h.raw(), large_h.nbytes()));
+  // The CPU form is plain host memory.
+  EXPECT_EQ(ops::empty_persistent({3}, DType::F32, Device::CPU).device(), Device::CPU);
+}
 #endif
 
 }  // namespace

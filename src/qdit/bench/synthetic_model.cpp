@@ -55,14 +55,14 @@ struct Builder {
   uint64_t next_seed() { return spec.seed * 0x100000001b3ull + ++counter; }
 
   Tensor uniform(const Shape& shape, float lo, float hi, DType dtype = DType::F32) {
-    Tensor t = ops::empty(shape, dtype, spec.device);
+    Tensor t = ops::empty_persistent(shape, dtype, spec.device);
     fill_uniform(t, lo, hi, next_seed());
     out.weight_bytes += static_cast<int64_t>(t.nbytes());
     return t;
   }
 
   Tensor ints(const Shape& shape, int lo, int hi, DType dtype) {
-    Tensor t = ops::empty(shape, dtype, spec.device);
+    Tensor t = ops::empty_persistent(shape, dtype, spec.device);
     fill_uniform_int(t, lo, hi, next_seed());
     out.weight_bytes += static_cast<int64_t>(t.nbytes());
     return t;

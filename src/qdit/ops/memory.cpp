@@ -1,4 +1,4 @@
-// Dispatch of ops::empty / ops::copy by device.
+// Dispatch of ops::empty / ops::empty_persistent / ops::copy by device.
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
@@ -15,6 +15,15 @@ Tensor empty(Shape shape, DType dtype, Device device) {
   return cuda::empty(std::move(shape), dtype);
 #else
   fail_no_cuda("empty");
+#endif
+}
+
+Tensor empty_persistent(Shape shape, DType dtype, Device device) {
+  if (device == Device::CPU) return cpu::empty(std::move(shape), dtype);
+#ifdef QDIT_WITH_CUDA
+  return cuda::empty_persistent(std::move(shape), dtype);
+#else
+  fail_no_cuda("empty_persistent");
 #endif
 }
 

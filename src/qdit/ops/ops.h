@@ -27,6 +27,9 @@ struct Modulation {
 // Device-aware allocation and transfer. CPU: plain aligned memory. CUDA: from the forward's arena (no per-op
 // cudaMalloc in the forward). copy() moves between any two devices; shapes and dtypes must match.
 Tensor empty(Shape shape, DType dtype, Device device);
+// Memory for the process's lifetime (weights): CPU as empty(); CUDA from a pool outside the forward's arena, so
+// weights never pin arena chunks that activations would otherwise reuse (ops/cuda/arena.h). Never released.
+Tensor empty_persistent(Shape shape, DType dtype, Device device);
 void copy(const Tensor& src, Tensor& dst);
 
 // Brackets a stretch of work (one forward pass): device memory that ops::empty hands out for `device` while the

@@ -20,6 +20,21 @@ constexpr size_t kAlign = 256;
 // chunks in the same order). At most kSmallChunk is left unused each time a large request skips a chunk's tail.
 constexpr size_t kSmallChunk = size_t(64) << 20;
 
+// One cudaMalloc or an out-of-memory error naming what was asked and what the device had left.
+void* device_malloc(size_t bytes, const char* pool, size_t held) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    fail_internal(std::string("CUDA ") + pool + ": out of device memory",
+                  err_ctx(std::to_string(bytes) + " bytes", std::to_string(free_b) + " bytes free of " +
+                                                               std::to_string(total_b) + " (" + pool + " holds " +
+                                                               std::to_string(held) + ")"));
+  }
+  return p;
+}
+
 struct Chunk {
   char* base;
   size_t size;
@@ -55,19 +70,10 @@ struct Arena {
     }
     size_t size = std::max(bytes, kSmallChunk);
     void* p = nullptr;
-    cudaError_t e = cudaMalloc(&p, size);
-    if (e != cudaSuccess && size > bytes) {
+    if (cudaMalloc(&p, size) != cudaSuccess) {
       cudaGetLastError();
       size = bytes;  // a shared chunk did not fit; the exact request still may
-      e = cudaMalloc(&p, size);
-    }
-    if (e != cudaSuccess) {
-      cudaGetLastError();
-      size_t free_b = 0, total_b = 0;
-      cudaMemGetInfo(&free_b, &total_b);
-      fail_internal("CUDA arena: out of device memory",
-                    err_ctx(std::to_string(bytes) + " bytes", std::to_string(free_b) + " bytes free of " + std::to_string(total_b) + " (arena holds " +
-                              std::to_string(reserved) + ")"));
+      p = device_malloc(size, "arena", reserved);
     }
     ++mallocs;
     reserved += size;
@@ -84,6 +90,11 @@ Arena& arena() {
   static Arena a;
   return a;
 }
+
+struct PersistentPool {
+  char* chunk = nullptr;
+  size_t used = kSmallChunk;  // as if a full chunk were current: the first small request opens one
+};
 
 }  // namespace
 
@@ -120,6 +131,29 @@ ArenaStats arena_stats() {
   Arena& a = arena();
   std::lock_guard<std::mutex> lock(a.mu);
   return {a.reserved, a.in_use, a.peak, a.fixed, a.mallocs};
+}
+
+void* persistent_alloc(size_t bytes) {
+  stream();  // initialises the device before the first cudaMalloc
+  bytes = std::max((bytes + kAlign - 1) / kAlign * kAlign, kAlign);
+  Arena& a = arena();
+  std::lock_guard<std::mutex> lock(a.mu);
+  static PersistentPool pool;
+  if (bytes >= kSmallChunk) {
+    void* p = device_malloc(bytes, "persistent pool", a.fixed);
+    ++a.mallocs;
+    a.fixed += bytes;
+    return p;
+  }
+  if (pool.used + bytes > kSmallChunk) {
+    pool.chunk = static_cast<char*>(device_malloc(kSmallChunk, "persistent pool", a.fixed));
+    pool.used = 0;
+    ++a.mallocs;
+    a.fixed += kSmallChunk;
+  }
+  void* p = pool.chunk + pool.used;
+  pool.used += bytes;
+  return p;
 }
 
 void note_device_malloc(size_t bytes) {

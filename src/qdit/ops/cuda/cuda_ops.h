@@ -6,6 +6,7 @@
 namespace qdit::ops::cuda {
 
 Tensor empty(Shape shape, DType dtype);  // device memory from the arena (see ops/cuda/arena.h)
+Tensor empty_persistent(Shape shape, DType dtype);  // from the persistent pool (arena.h: persistent_alloc)
 void copy(const Tensor& src, Tensor& dst);  // any of host->device, device->host, device->device
 
 void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p);

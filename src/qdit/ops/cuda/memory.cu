@@ -12,11 +12,23 @@
 
 namespace qdit::ops::cuda {
 
-Tensor empty(Shape shape, DType dtype) {
+namespace {
+
+size_t checked_bytes(const Shape& shape, DType dtype) {
   for (int64_t d : shape)
     if (d < 0) fail_internal("ops::empty on CUDA: negative dimension", err_ctx("", shape_str(shape)));
-  size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-  void* p = arena_alloc(bytes);
+  return static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+}
+
+}  // namespace
+
+Tensor empty(Shape shape, DType dtype) {
+  void* p = arena_alloc(checked_bytes(shape, dtype));
+  return Tensor::view(p, std::move(shape), dtype, nullptr, Device::CUDA);
+}
+
+Tensor empty_persistent(Shape shape, DType dtype) {
+  void* p = persistent_alloc(checked_bytes(shape, dtype));
   return Tensor::view(p, std::move(shape), dtype, nullptr, Device::CUDA);
 }
 

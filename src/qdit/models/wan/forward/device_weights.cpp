@@ -7,7 +7,7 @@ namespace {
 // Undefined tensors stay undefined; tensors already on `device` are shared (no copy, mmap views stay views).
 Tensor to(const Tensor& t, Device device) {
   if (!t.defined() || t.device() == device) return t;
-  Tensor out = ops::empty(t.shape(), t.dtype(), device);
+  Tensor out = ops::empty_persistent(t.shape(), t.dtype(), device);
   ops::copy(t, out);
   return out;
 }
