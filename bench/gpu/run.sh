@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # One GPU session of the CUDA backend, on a lent H100/H200 (from the repository root):
 #   1. record the card, driver, CUDA and PyTorch versions;
-#   2. configure and build test_ops and ops_cuda_bench with -DQDIT_CUDA=ON (sm_90a). Debian build dependencies
+#   2. configure and build the GPU tests (test_ops, test_forward, test_bench), qdit, ops_cuda_bench and
+#      fused_linear_bench with -DQDIT_CUDA=ON (sm_90a). Debian build dependencies
 #      the GPU image lacks (oneDNN, GoogleTest, Google Benchmark, RE2, nlohmann-json, pkgconf) come as .deb files
 #      in .gpudeps/ (bench/gpu/fetch-deps.sh; carried) unpacked into a private prefix, never into /. cuBLAS(Lt)
 #      comes from the toolkit or from the NVIDIA pip wheels of the PyTorch image (cmake/QditCudaLibs.cmake);
-#   3. run the GPU tests, then compute-sanitizer memcheck and racecheck over them;
-#   4. run the GPU benchmarks and PyTorch's same-run baselines (bf16 matmul, cuDNN SDPA, copy);
+#   3. run the GPU tests (ops and whole model), then compute-sanitizer memcheck and racecheck over them;
+#   4. run the GPU benchmarks and PyTorch's same-run baselines (bf16 matmul, cuDNN SDPA, copy), `qdit run` on
+#      both devices, and the benchmark scenarios (bench/gpu/scenarios.sh; QDIT_GPU_UPDATE=1 records them as the
+#      card's baselines in bench/baselines.json, which then comes back in $OUT);
 #   5. print a short table (last, so it ends the output).
 # If the build on the GPU machine fails and .gpubin/ holds binaries built on the development machine, those run
 # instead, and the log says so loudly.
@@ -23,13 +26,18 @@ if [ "$FOCUS" = int8 ]; then
   TORCH_ARGS=--gemm-only
   SAN_FILTER='*Int8GemmCuda*:*LinearCuda.W8A8*:*LinearCuda.Quantization*'
   RACE_FILTER='*LinearCuda.QuantizationAndInt32*'
+  FWD_SAN_FILTER=''
+  FWD_RACE_FILTER=''
 else
   TEST_FILTER='*Cuda*'
   BENCH_FILTER='.'
+  # Whole-model GPU tests (test_forward) under the sanitizers too: tiny models, every variant and scheme.
+  FWD_SAN_FILTER='*Cuda*'
+  FWD_RACE_FILTER='*ModelCudaSchemeTest*W8A8_DYNAMIC*:*ModelCudaVariantTest*wan2_1_i2v*'
   TORCH_ARGS=
   # Sanitizers on the moderate shapes (the 160 MiB copy and the 32760-token attention would take minutes).
   SAN_FILTER='*Cuda*:-*RoundTripSmallAndLarger*:*LargeSelfAttention*'
-  RACE_FILTER='*AttentionCuda.Bf16*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*'
+  RACE_FILTER='*AttentionCuda.Bf16*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*:*FusedInputCuda*'
 fi
 # Logs go to a private folder; the device tool returns only a few files, so $OUT (if set) receives a tarball of
 # all of them plus the JSON results and the table.
@@ -40,7 +48,7 @@ ROOT=$(pwd)
 JOBS=$(nproc)
 STATUS=()
 # The whole script fits a time budget (device minutes are scarce): each step gets at most what is left, and the
-# steps run in order of importance (build, tests, benchmarks, baselines, sanitizers), the table last.
+# steps run in order of importance (build, tests, benchmarks, baselines, scenarios, sanitizers), the table last.
 BUDGET=${QDIT_GPU_BUDGET_S:-420}
 left() { local l=$((BUDGET - SECONDS)); local cap=${1:-$l}; [ $l -lt $cap ] && cap=$l; [ $cap -lt 5 ] && cap=5; echo $cap; }
 note() { echo "== $*"; }
@@ -72,10 +80,11 @@ build() {
     -DGTest_DIR="$ARCHLIB/cmake/GTest" -Dbenchmark_DIR="$ARCHLIB/cmake/benchmark" -Ddnnl_DIR="$ARCHLIB/cmake/dnnl" \
     -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" >"$OUT/configure.log" 2>&1 || {
     tail -30 "$OUT/configure.log"; return 1; }
-  timeout "$(left 200)" cmake --build build-gpu -j "$JOBS" --target test_ops ops_cuda_bench >"$OUT/build.log" 2>&1 || {
+  timeout "$(left 200)" cmake --build build-gpu -j "$JOBS" --target test_ops test_forward test_bench qdit ops_cuda_bench fused_linear_bench \
+    >"$OUT/build.log" 2>&1 || {
     grep -E "error|Error" "$OUT/build.log" | head -30; return 1; }
 }
-# QDIT_GPU_PREBUILT=DIR: run test_ops and ops_cuda_bench built on the development machine (same nvcc, sm_90a)
+# QDIT_GPU_PREBUILT=DIR: run the binaries built on the development machine (bench/gpu/stage-prebuilt.sh) (same nvcc, sm_90a)
 # and carried in DIR, with DIR/BUILD_INFO saying from which tree; this skips a minute of device time and does
 # not depend on other folders of the tree compiling at that moment. Falls back to building here when the
 # binaries cannot load.
@@ -117,6 +126,14 @@ PY
   step gpu_tests timeout "$(left 150)" "$BIN/test_ops" --gtest_filter="$TEST_FILTER" --gtest_output=json:"$OUT/gtest.json" \
     >"$OUT/tests.log" 2>&1
   grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|Expected|Which is|rel_l2|error|Error" "$OUT/tests.log" | head -120
+  if [ -n "$FWD_SAN_FILTER" ] && [ -x "$BIN/test_forward" ]; then
+    note "whole-model GPU tests (test_forward, test_bench)"
+    step gpu_model_tests timeout "$(left 150)" "$BIN/test_forward" --gtest_filter='*Cuda*' \
+      --gtest_output=json:"$OUT/gtest_forward.json" >"$OUT/tests_forward.log" 2>&1
+    grep -E "^GPU |^\[ +(FAILED|PASSED) +\]|Failure|Expected|Which is" "$OUT/tests_forward.log" | head -60
+    [ -x "$BIN/test_bench" ] && step gpu_bench_tests timeout "$(left 60)" "$BIN/test_bench" --gtest_filter='*Cuda*' \
+      >"$OUT/tests_bench.log" 2>&1
+  fi
   # ---- benchmarks ----------------------------------------------------------------------------------------
   note "benchmarks"
   if [ "$FOCUS" = int8 ]; then
@@ -139,46 +156,58 @@ PY
   else
     step bench timeout "$(left 120)" "$BIN/ops_cuda_bench" --benchmark_filter="$BENCH_FILTER" \
       --benchmark_out="$OUT/bench.json" --benchmark_out_format=json >"$OUT/bench.log" 2>&1
+    if [ -x "$BIN/fused_linear_bench" ]; then
+      step fused_bench timeout "$(left 90)" "$BIN/fused_linear_bench" --benchmark_out="$OUT/fused_linear.json" \
+        --benchmark_out_format=json >"$OUT/fused_linear.log" 2>&1
+      grep -E "^BM_" "$OUT/fused_linear.log" | head -30
+    fi
   fi
   tail -5 "$OUT/bench.log"
 fi
 note "PyTorch baselines"
 step torch_ref timeout "$(left 100)" env PYTHONUNBUFFERED=1 python3 bench/gpu/torch_ref.py $TORCH_ARGS >"$OUT/torch.json" 2>"$OUT/torch.log"
 tail -3 "$OUT/torch.log"
-if [ "$BIN" = build-gpu ] && [ "${FOCUS:-all}" = all ]; then
+if [ -n "$BIN" ] && [ -x "$BIN/qdit" ] && [ "${FOCUS:-all}" = all ]; then
   note "whole model: qdit run --device cuda vs cpu"
-  if timeout "$(left 120)" cmake --build build-gpu -j "$JOBS" --target qdit >"$OUT/build_qdit.log" 2>&1; then
-    step e2e timeout "$(left 90)" bash bench/gpu/e2e.sh build-gpu/qdit /tmp/qdit-e2e >"$OUT/e2e.log" 2>&1
-    tail -15 "$OUT/e2e.log"
-  else
-    grep -E "error" "$OUT/build_qdit.log" | head -10
-  fi
+  step e2e timeout "$(left 90)" bash bench/gpu/e2e.sh "$BIN/qdit" /tmp/qdit-e2e >"$OUT/e2e.log" 2>&1
+  tail -15 "$OUT/e2e.log"
 fi
-if [ -n "$BIN" ]; then
-  if command -v compute-sanitizer >/dev/null; then
-    note "compute-sanitizer memcheck"
-    step memcheck timeout "$(left 120)" compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_ops" \
-      --gtest_filter="$SAN_FILTER" >"$OUT/memcheck.log" 2>&1
-    grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/memcheck.log" | head -20
-    note "compute-sanitizer racecheck"
-    step racecheck timeout "$(left 90)" compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/test_ops" \
-      --gtest_filter="$RACE_FILTER" \
-      >"$OUT/racecheck.log" 2>&1
-    grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|PASSED|FAILED" "$OUT/racecheck.log" | head -20
-  else
-    note "compute-sanitizer not found"
-  fi
-fi
-
 # ---- benchmark scenarios (issue 5; bench/gpu/scenarios.sh owns this section) ------------------------------
 # Every `qdit bench --scenario` for the card found here, checked against bench/baselines.json (a regression or
 # a missing baseline for this card marks the step rc=1), each with its same-run PyTorch bf16 forward
 # (bench/gpu/torch_wan.py). About 2-3 minutes on an H100/H200: give QDIT_GPU_BUDGET_S room for it.
 if [ "${QDIT_GPU_SCENARIOS:-1}" = 1 ] && [ "${FOCUS:-all}" = all ]; then
   note "benchmark scenarios: qdit bench --scenario ... --check bench/baselines.json, PyTorch same-run"
-  step scenarios timeout "$(left 300)" env QDIT_SCEN_OUT="$OUT/scenarios" bash bench/gpu/scenarios.sh \
-    >"$OUT/scenarios.log" 2>&1
+  SCEN_PRE=""; [ -n "$BIN" ] && [ "$BIN" != build-gpu ] && SCEN_PRE=$BIN
+  step scenarios timeout "$(left 300)" env QDIT_SCEN_OUT="$OUT/scenarios" QDIT_BENCH_PREBUILT="$SCEN_PRE" \
+    bash bench/gpu/scenarios.sh ${QDIT_GPU_UPDATE:+--update} >"$OUT/scenarios.log" 2>&1
   grep -E "^(== |\||ok:|REGRESSION|no baseline|  (forward|peak))" "$OUT/scenarios.log" | tail -20
+fi
+
+if [ -n "$BIN" ]; then
+  if command -v compute-sanitizer >/dev/null; then
+    note "compute-sanitizer memcheck"
+    step memcheck timeout "$(left 120)" compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_ops" \
+      --gtest_filter="$SAN_FILTER" >"$OUT/memcheck.log" 2>&1
+    grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/memcheck.log" | head -20
+    if [ -n "$FWD_SAN_FILTER" ] && [ -x "$BIN/test_forward" ]; then
+      step memcheck_model timeout "$(left 150)" compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_forward" \
+        --gtest_filter="$FWD_SAN_FILTER" >"$OUT/memcheck_model.log" 2>&1
+      grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/memcheck_model.log" | head -20
+    fi
+    note "compute-sanitizer racecheck"
+    step racecheck timeout "$(left 90)" compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/test_ops" \
+      --gtest_filter="$RACE_FILTER" \
+      >"$OUT/racecheck.log" 2>&1
+    grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|PASSED|FAILED" "$OUT/racecheck.log" | head -20
+    if [ -n "$FWD_RACE_FILTER" ] && [ -x "$BIN/test_forward" ]; then
+      step racecheck_model timeout "$(left 150)" compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/test_forward" \
+        --gtest_filter="$FWD_RACE_FILTER" >"$OUT/racecheck_model.log" 2>&1
+      grep -E "RACECHECK SUMMARY|ERROR SUMMARY|hazard|PASSED|FAILED" "$OUT/racecheck_model.log" | head -20
+    fi
+  else
+    note "compute-sanitizer not found"
+  fi
 fi
 
 note "steps"
@@ -188,4 +217,5 @@ python3 bench/gpu/summarize.py "$OUT/bench.json" "$OUT/torch.json" "$OUT/table.m
 if [ -n "$RET" ]; then
   tar czf "$RET/logs.tgz" -C "$OUT" . 2>/dev/null
   cp "$OUT/bench.json" "$OUT/torch.json" "$OUT/table.md" "$RET/" 2>/dev/null
+  [ -n "${QDIT_GPU_UPDATE:-}" ] && cp bench/baselines.json "$RET/baselines.json" 2>/dev/null
 fi
