@@ -138,7 +138,11 @@ void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
 
 // out[Lq, H*hd] = softmax(q k^T * scale) v per head; q [Lq, H*hd], k/v [Lk, H*hd]. Never materialises Lq x Lk.
-// BF16 precision rounds q, k, v to bf16 (fp32 softmax and accumulation).
+// BF16 precision rounds q, k, v to bf16 (fp32 scores, softmax and accumulation). On CUDA with head_dim 64 or 128
+// the softmax probabilities P are rounded to bf16 before P.V as well (tensor-core operands; the CPU keeps P in
+// fp32): that runs cuDNN 9's fused SDPA, whose output is also bf16 before it is widened to fp32, or with
+// QDIT_ATTENTION=own our flash kernel. Other head dims run an fp32 kernel on the rounded inputs (P unrounded).
+// The rule and the switch: ops/cuda/attention_cudnn.h. FP32 precision is fp32 throughout on every device.
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p);
 
