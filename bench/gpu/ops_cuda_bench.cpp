@@ -182,8 +182,8 @@ void BM_AttentionBf16(benchmark::State& state) {
   state.SetLabel(label);
 }
 
-// cuDNN's SDPA alone on bf16 [L, heads*hd] buffers: what ops::attention costs minus its dtype conversions, the
-// figure to set beside PyTorch's cuDNN SDPA on bf16 tensors (bench/gpu/torch_ref.py).
+// cuDNN's SDPA alone on bf16 [L, heads*hd] buffers with bf16 output: what ops::attention costs minus its dtype
+// conversions, the figure to set beside PyTorch's cuDNN SDPA on bf16 tensors (bench/gpu/torch_ref.py).
 void BM_AttentionCudnnKernelBf16(benchmark::State& state) {
   int64_t l = state.range(0), heads = state.range(1), hd = state.range(2);
   cu::ArenaScope scope;

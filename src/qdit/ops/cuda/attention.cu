@@ -1,6 +1,6 @@
 // Attention on the GPU, never materialising the Lq x Lk score matrix (online softmax, as in FlashAttention-2).
-// Which kernel runs is the rule of attention_cudnn.h: BF16 shapes with head_dim % 8 == 0 and <= 128 go to cuDNN's
-// fused SDPA engine (attention_cudnn.cu); the rest (and every shape with QDIT_ATTENTION=own) to our own kernels:
+// Which kernel runs is the rule of attention_cudnn.h: BF16 with head_dim 64 or 128 goes to cuDNN's fused SDPA
+// engine (attention_cudnn.cu); the rest (and every shape with QDIT_ATTENTION=own) to our own kernels:
 //  - BF16 precision, head_dim 64 or 128: a tensor-core kernel (mma.sync bf16, fp32 softmax and accumulation).
 //    A block of 4 warps owns 64 query rows of one head; K/V tiles of 64 keys stream through a double-buffered
 //    cp.async pipeline; P stays in registers between the two MMAs.
@@ -356,7 +356,8 @@ AttentionKernel attention_kernel_for(Precision p, int64_t head_dim) {
     else if (std::strcmp(env, "cudnn") != 0)
       fail_usage("QDIT_ATTENTION names no attention kernel", err_ctx("cudnn or own", env));
   }
-  if (own || p != Precision::BF16 || !cudnn_sdpa_supports(head_dim)) return AttentionKernel::Own;
+  // Only where our bf16 flash kernel exists too (64, 128): the two kernels then share one numerics contract.
+  if (own || p != Precision::BF16 || (head_dim != 64 && head_dim != 128)) return AttentionKernel::Own;
   return AttentionKernel::CudnnSdpa;
 }
 

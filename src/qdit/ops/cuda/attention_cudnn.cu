@@ -10,7 +10,7 @@
 //
 // Numerics (the BF16 contract, docs/numerics.md): q, k, v are bf16; S, the softmax and both accumulations are fp32;
 // the probabilities P are rounded to bf16 before P.V (the backend requires P in the input type of the second
-// product); O is written as bf16 (the caller widens it to fp32).
+// product); O is written as bf16 (the caller widens it to fp32; see attention_cudnn.h for why not fp32).
 #include "qdit/ops/cuda/attention_cudnn.h"
 
 #include <cudnn.h>
