@@ -37,7 +37,7 @@ else
   TORCH_ARGS=
   # Sanitizers on the moderate shapes (the 160 MiB copy and the 32760-token attention would take minutes).
   SAN_FILTER='*Cuda*:-*RoundTripSmallAndLarger*:*LargeSelfAttention*'
-  RACE_FILTER='*AttentionCuda.Bf16*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*:*FusedInputCuda*'
+  RACE_FILTER='*AttentionCuda.Bf16*:*AttentionCuda.OwnBf16*:*AttentionCuda.CudnnSdpaSmall*:*AttentionCuda.Cross*:*LinearCuda.QuantizationAndInt32*:*NormsCuda*:*AttentionCuda.Fp32*:*FusedInputCuda*'
 fi
 # Logs go to a private folder; the device tool returns only a few files, so $OUT (if set) receives a tarball of
 # all of them plus the JSON results and the table.
