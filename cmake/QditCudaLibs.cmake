@@ -4,7 +4,7 @@
 # cuDNN 9 is part of the required CUDA stack (attention runs through its fused SDPA engine): a CUDA build without
 # it stops here with a message instead of building a backend that lacks it.
 set(QDIT_CUDA_LIB_HINTS "" CACHE STRING "Extra folders holding libcublasLt/libcublas/libcudart/libcudnn")
-execute_process(COMMAND python3 -c "import nvidia, os; print(os.path.dirname(nvidia.__file__))"
+execute_process(COMMAND python3 -c "import nvidia; print(next(iter(nvidia.__path__)))"
                 OUTPUT_VARIABLE _qdit_nv OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _qdit_nv_rc)
 set(_qdit_hint_dirs ${QDIT_CUDA_LIB_HINTS})
 if(_qdit_nv_rc EQUAL 0 AND IS_DIRECTORY "${_qdit_nv}")

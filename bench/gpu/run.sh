@@ -65,7 +65,7 @@ if ls .gpudeps/*.deb >/dev/null 2>&1; then
   for f in .gpudeps/*.deb; do dpkg-deb -x "$f" "$DEPS" 2>/dev/null || dpkg -x "$f" "$DEPS"; done
 fi
 ARCHLIB=$DEPS/usr/lib/x86_64-linux-gnu
-NV=$(python3 -c "import nvidia, os; print(os.path.dirname(nvidia.__file__))" 2>/dev/null || true)
+NV=$(python3 -c "import nvidia; print(next(iter(nvidia.__path__)))" 2>/dev/null || true)
 NVLIBS=$(find "$NV" -maxdepth 3 -type d -name lib 2>/dev/null | tr '\n' ':')
 export LD_LIBRARY_PATH="$ARCHLIB:${NVLIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export PKG_CONFIG_SYSROOT_DIR=$DEPS
@@ -102,7 +102,7 @@ else
 fi
 
 if [ -n "$BIN" ]; then
-  ldd "$BIN/test_ops" | grep -E "not found|cublas|cudart|dnnl" | tee "$OUT/ldd.txt"
+  ldd "$BIN/test_ops" | grep -E "not found|cublas|cudart|cudnn|dnnl" | tee "$OUT/ldd.txt"
   # ---- tests ---------------------------------------------------------------------------------------------
   note "GPU tests"
   if [ "$FOCUS" = int8 ] && command -v cuobjdump >/dev/null; then

@@ -25,7 +25,7 @@ if [ ! -d "$DEPS/usr" ] && ls .gpudeps/*.deb >/dev/null 2>&1; then
   for f in .gpudeps/*.deb; do dpkg-deb -x "$f" "$DEPS" 2>/dev/null || dpkg -x "$f" "$DEPS"; done
 fi
 ARCHLIB=$DEPS/usr/lib/x86_64-linux-gnu
-NV=$(python3 -c "import nvidia, os; print(os.path.dirname(nvidia.__file__))" 2>/dev/null || true)
+NV=$(python3 -c "import nvidia; print(next(iter(nvidia.__path__)))" 2>/dev/null || true)
 NVLIBS=$(find "$NV" -maxdepth 3 -type d -name lib 2>/dev/null | tr '\n' ':')
 export LD_LIBRARY_PATH="$ARCHLIB:${NVLIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export PKG_CONFIG_SYSROOT_DIR=$DEPS PKG_CONFIG_LIBDIR="$ARCHLIB/pkgconfig:$DEPS/usr/share/pkgconfig"
@@ -52,6 +52,7 @@ if [ "$BIN" = build-gpu ] && ! cmake --build build-gpu -j "$(nproc)" --target qd
   echo "== scenarios: build failed"; exit 1
 fi
 echo "== scenarios: qdit, test_forward, test_bench ready in $BIN ($((SECONDS - t0)) s)"
+ldd "$BIN/qdit" | grep -E "not found|cudnn|cublasLt|cudart" | sed "s/^/   /"
 
 if [ $TESTS = 1 ]; then
   for t in test_forward test_bench; do
