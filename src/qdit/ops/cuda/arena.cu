@@ -13,12 +13,17 @@ namespace qdit::ops::cuda {
 namespace {
 
 constexpr size_t kAlign = 256;
-// Requests below kSmallChunk share chunks of that size; larger ones get a chunk of exactly their size. Why not
-// geometric growth: a chunk of half the arena, cut when the 14B weights (16 GiB) were in, held 8 GiB for a few
-// hundred MiB of activations, and peak device memory is a target (issue 5: <= 24 GiB). The price is more
-// cudaMallocs at load (a few hundred for 14B, none once the first forward has run: later forwards reuse the same
-// chunks in the same order). At most kSmallChunk is left unused each time a large request skips a chunk's tail.
+// Arena chunks are at least kSmallChunk. Why not geometric growth: a chunk of half the arena, cut when the 14B
+// weights (16 GiB) were in, held 8 GiB for a few hundred MiB of activations, and peak device memory is a target
+// (issue 5: <= 24 GiB). Chunks ahead of the current position are free (stack order), so when a request fits none
+// of them they are given back and replaced by one chunk of at least their total size: after the first forward the
+// arena is a few chunks that hold its high-water mark, and later forwards make no cudaMalloc.
 constexpr size_t kSmallChunk = size_t(64) << 20;
+// Persistent (weight) requests from kOwnAllocation up get a cudaMalloc of their own; smaller ones share chunks of
+// kPersistentChunk, so at most one chunk tail is unused (the first 14B run wasted 2.7 GiB in 64 MiB chunk tails
+// with 26-52 MB weights packed into them).
+constexpr size_t kOwnAllocation = size_t(1) << 20;
+constexpr size_t kPersistentChunk = size_t(16) << 20;
 
 // One cudaMalloc or an out-of-memory error naming what was asked and what the device had left.
 void* device_malloc(size_t bytes, const char* pool, size_t held) {
@@ -51,28 +56,39 @@ struct Arena {
   size_t fixed = 0;
   int64_t mallocs = 0;
 
-  // Finds room for `bytes` at or after the current position; appends a chunk when none of the existing ones
-  // ahead is big enough. Chunks skipped over keep their bytes unused until a release moves back before them.
+  // Finds room for `bytes` at or after the current position. When neither the rest of the current chunk nor the
+  // next chunk can take it, every chunk from the first free one on is replaced by one big enough for the request
+  // and at least as big as what it replaces, so the chunk list converges instead of growing by skipped chunks.
   void* take(size_t bytes) {
     bytes = (bytes + kAlign - 1) / kAlign * kAlign;
     if (bytes == 0) bytes = kAlign;
-    while (cur_chunk < chunks.size()) {
-      Chunk& c = chunks[cur_chunk];
-      if (cur_offset + bytes <= c.size) {
-        void* p = c.base + cur_offset;
-        cur_offset += bytes;
-        in_use += bytes;
-        peak = std::max(peak, in_use);
-        return p;
-      }
+    if (cur_chunk < chunks.size() && cur_offset + bytes > chunks[cur_chunk].size && cur_offset > 0 &&
+        cur_chunk + 1 < chunks.size() && chunks[cur_chunk + 1].size >= bytes) {
       ++cur_chunk;
       cur_offset = 0;
     }
-    size_t size = std::max(bytes, kSmallChunk);
+    if (cur_chunk < chunks.size() && cur_offset + bytes <= chunks[cur_chunk].size) {
+      void* p = chunks[cur_chunk].base + cur_offset;
+      cur_offset += bytes;
+      in_use += bytes;
+      peak = std::max(peak, in_use);
+      return p;
+    }
+    // The chunks from `first_free` on hold nothing live; kernels queued earlier may still read them, which
+    // cudaFree waits for (it synchronises the device).
+    const size_t first_free = std::min(cur_offset == 0 ? cur_chunk : cur_chunk + 1, chunks.size());
+    size_t replaced = 0;
+    for (size_t i = first_free; i < chunks.size(); ++i) {
+      QDIT_CUDA_CHECK(cudaFree(chunks[i].base));
+      replaced += chunks[i].size;
+    }
+    reserved -= replaced;
+    chunks.resize(first_free);
+    size_t size = std::max({bytes, kSmallChunk, replaced});
     void* p = nullptr;
     if (cudaMalloc(&p, size) != cudaSuccess) {
       cudaGetLastError();
-      size = bytes;  // a shared chunk did not fit; the exact request still may
+      size = bytes;  // the larger chunk did not fit; the exact request still may
       p = device_malloc(size, "arena", reserved);
     }
     ++mallocs;
@@ -93,7 +109,7 @@ Arena& arena() {
 
 struct PersistentPool {
   char* chunk = nullptr;
-  size_t used = kSmallChunk;  // as if a full chunk were current: the first small request opens one
+  size_t used = kPersistentChunk;  // as if a full chunk were current: the first small request opens one
 };
 
 }  // namespace
@@ -139,17 +155,17 @@ void* persistent_alloc(size_t bytes) {
   Arena& a = arena();
   std::lock_guard<std::mutex> lock(a.mu);
   static PersistentPool pool;
-  if (bytes >= kSmallChunk) {
+  if (bytes >= kOwnAllocation) {
     void* p = device_malloc(bytes, "persistent pool", a.fixed);
     ++a.mallocs;
     a.fixed += bytes;
     return p;
   }
-  if (pool.used + bytes > kSmallChunk) {
-    pool.chunk = static_cast<char*>(device_malloc(kSmallChunk, "persistent pool", a.fixed));
+  if (pool.used + bytes > kPersistentChunk) {
+    pool.chunk = static_cast<char*>(device_malloc(kPersistentChunk, "persistent pool", a.fixed));
     pool.used = 0;
     ++a.mallocs;
-    a.fixed += kSmallChunk;
+    a.fixed += kPersistentChunk;
   }
   void* p = pool.chunk + pool.used;
   pool.used += bytes;

@@ -34,8 +34,8 @@ void arena_release(const ArenaMark& m);
 // Makes sure `bytes` can be handed out after the current position without a cudaMalloc (e.g. before timing).
 void arena_reserve(size_t bytes);
 ArenaStats arena_stats();
-// Device memory held until the process ends (weights): requests of 64 MiB or more get their own cudaMalloc,
-// smaller ones share 64 MiB chunks (so the unused tail is at most one chunk). Never released.
+// Device memory held until the process ends (weights): requests of 1 MiB or more get their own cudaMalloc,
+// smaller ones share 16 MiB chunks (so the unused tail is at most one chunk). Never released.
 void* persistent_alloc(size_t bytes);
 // Counts a cudaMalloc made outside the arena (fixed buffers such as the cuBLASLt workspace).
 void note_device_malloc(size_t bytes);
