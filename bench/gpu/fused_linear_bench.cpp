@@ -18,7 +18,7 @@
 #include <functional>
 #include <string>
 
-#include "gpu/fill.h"
+#include "gpu/bench_util.h"
 #include "qdit/ops/cuda/arena.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
@@ -30,42 +30,6 @@ namespace qdit::bench {
 namespace {
 
 namespace cu = ops::cuda;
-
-Tensor dev(const Shape& s, DType d) { return ops::empty(s, d, Device::CUDA); }
-
-Tensor rand_f32(const Shape& s, float lo, float hi, uint64_t seed) {
-  Tensor t = dev(s, DType::F32);
-  fill_uniform_f32(t.data<float>(), t.numel(), lo, hi, seed);
-  return t;
-}
-
-Tensor rand_i8(const Shape& s, uint64_t seed) {
-  Tensor t = dev(s, DType::I8);
-  fill_uniform_i8(t.data<int8_t>(), t.numel(), -128, 127, seed);
-  return t;
-}
-
-// Runs `fn` once to warm up (heuristics, attributes), then times each iteration with events.
-void timed(benchmark::State& state, const std::function<void()>& fn, double flop) {
-  fn();
-  cu::synchronize();
-  cudaEvent_t a, b;
-  QDIT_CUDA_CHECK(cudaEventCreate(&a));
-  QDIT_CUDA_CHECK(cudaEventCreate(&b));
-  for (auto _ : state) {
-    QDIT_CUDA_CHECK(cudaEventRecord(a, cu::stream()));
-    fn();
-    QDIT_CUDA_CHECK(cudaEventRecord(b, cu::stream()));
-    QDIT_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    QDIT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    state.SetIterationTime(ms / 1e3);
-  }
-  cu::synchronize();
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  state.counters["Tops"] = benchmark::Counter(flop / 1e12, benchmark::Counter::kIsIterationInvariantRate);
-}
 
 const char* kPathNames[] = {"Bf16Runtime",  "Int8Fused",    "Int8Unfused",  "Bf16GemmOnly",
                             "Int8GemmOnly", "ProducerBf16", "ProducerInt8", "ProducerF32"};
@@ -114,14 +78,14 @@ void BM_FusedLinear(benchmark::State& state) {
   Tensor y = dev({t, n}, DType::F32);
   const double gemm = 2.0 * t * n * k;
   switch (path) {
-    case 0: timed(state, [&] { produce(in_bf16); ops::linear(in_bf16, f, y, p); }, gemm); break;
-    case 1: timed(state, [&] { produce(in_i8); ops::linear(in_i8, q, y, p); }, gemm); break;
-    case 2: timed(state, [&] { produce(in_f32); ops::linear(in_f32.values, q, y, p); }, gemm); break;
-    case 3: timed(state, [&] { ops::linear(in_bf16, f, y, p); }, gemm); break;
-    case 4: timed(state, [&] { ops::linear(in_i8, q, y, p); }, gemm); break;
-    case 5: timed(state, [&] { produce(in_bf16); }, 0); break;
-    case 6: timed(state, [&] { produce(in_i8); }, 0); break;
-    case 7: timed(state, [&] { produce(in_f32); }, 0); break;
+    case 0: time_with_events(state, [&] { produce(in_bf16); ops::linear(in_bf16, f, y, p); }, gemm); break;
+    case 1: time_with_events(state, [&] { produce(in_i8); ops::linear(in_i8, q, y, p); }, gemm); break;
+    case 2: time_with_events(state, [&] { produce(in_f32); ops::linear(in_f32.values, q, y, p); }, gemm); break;
+    case 3: time_with_events(state, [&] { ops::linear(in_bf16, f, y, p); }, gemm); break;
+    case 4: time_with_events(state, [&] { ops::linear(in_i8, q, y, p); }, gemm); break;
+    case 5: time_with_events(state, [&] { produce(in_bf16); }, 0); break;
+    case 6: time_with_events(state, [&] { produce(in_i8); }, 0); break;
+    case 7: time_with_events(state, [&] { produce(in_f32); }, 0); break;
   }
   cu::Int8Gemm probe;
   probe.a = in_i8.values.data<int8_t>();

@@ -17,7 +17,7 @@
 #include <string>
 #include <tuple>
 
-#include "gpu/fill.h"
+#include "gpu/bench_util.h"
 #include "qdit/ops/cuda/arena.h"
 #include "qdit/ops/cuda/attention_cudnn.h"
 #include "qdit/ops/cuda/check.cuh"
@@ -31,42 +31,11 @@ namespace {
 
 namespace cu = ops::cuda;
 
-Tensor dev(const Shape& s, DType d) { return ops::empty(s, d, Device::CUDA); }
-
-Tensor rand_f32(const Shape& s, float lo, float hi, uint64_t seed) {
-  Tensor t = dev(s, DType::F32);
-  fill_uniform_f32(t.data<float>(), t.numel(), lo, hi, seed);
-  return t;
-}
-
-Tensor rand_i8(const Shape& s, uint64_t seed) {
-  Tensor t = dev(s, DType::I8);
-  fill_uniform_i8(t.data<int8_t>(), t.numel(), -128, 127, seed);
-  return t;
-}
-
-// Runs `fn` once to warm up (heuristics, attributes), then times each iteration with events.
+// Event-timed iterations (bench_util.h) plus the declared work and the card's name.
 void timed(benchmark::State& state, const std::function<void()>& fn, double flop, double bytes) {
-  fn();
-  cu::synchronize();
-  cudaEvent_t a, b;
-  QDIT_CUDA_CHECK(cudaEventCreate(&a));
-  QDIT_CUDA_CHECK(cudaEventCreate(&b));
-  for (auto _ : state) {
-    QDIT_CUDA_CHECK(cudaEventRecord(a, cu::stream()));
-    fn();
-    QDIT_CUDA_CHECK(cudaEventRecord(b, cu::stream()));
-    QDIT_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    QDIT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    state.SetIterationTime(ms / 1e3);
-  }
-  cu::synchronize();
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
+  time_with_events(state, fn, flop);
   state.counters["flop"] = flop;
   state.counters["bytes"] = bytes;
-  state.counters["Tops"] = benchmark::Counter(flop / 1e12, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(cu::device_info().name);
 }
 

@@ -1,0 +1,52 @@
+// Shared pieces of the GPU benchmarks (ops_cuda_bench, fused_linear_bench): device tensors of random data made on
+// the GPU, and CUDA-event timing on qdit's stream (manual time, so host overhead between calls is not counted).
+#pragma once
+#include <benchmark/benchmark.h>
+
+#include <functional>
+
+#include "gpu/fill.h"
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/ops.h"
+
+namespace qdit::bench {
+
+inline Tensor dev(const Shape& s, DType d) { return ops::empty(s, d, Device::CUDA); }
+
+inline Tensor rand_f32(const Shape& s, float lo, float hi, uint64_t seed) {
+  Tensor t = dev(s, DType::F32);
+  fill_uniform_f32(t.data<float>(), t.numel(), lo, hi, seed);
+  return t;
+}
+
+inline Tensor rand_i8(const Shape& s, uint64_t seed) {
+  Tensor t = dev(s, DType::I8);
+  fill_uniform_i8(t.data<int8_t>(), t.numel(), -128, 127, seed);
+  return t;
+}
+
+// Runs `fn` once to warm up (heuristics, attributes, arena growth), then times each iteration with a pair of
+// events; the "Tops" counter is `flop` per iteration as a rate.
+inline void time_with_events(benchmark::State& state, const std::function<void()>& fn, double flop) {
+  fn();
+  ops::cuda::synchronize();
+  cudaEvent_t a, b;
+  QDIT_CUDA_CHECK(cudaEventCreate(&a));
+  QDIT_CUDA_CHECK(cudaEventCreate(&b));
+  for (auto _ : state) {
+    QDIT_CUDA_CHECK(cudaEventRecord(a, ops::cuda::stream()));
+    fn();
+    QDIT_CUDA_CHECK(cudaEventRecord(b, ops::cuda::stream()));
+    QDIT_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    QDIT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    state.SetIterationTime(ms / 1e3);
+  }
+  ops::cuda::synchronize();
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  state.counters["Tops"] = benchmark::Counter(flop / 1e12, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace qdit::bench
