@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "ops/cuda_test_util.h"
+#include "ops/layernorm_ref.h"
 #include "util/test_util.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/internal.h"
@@ -90,28 +91,6 @@ ops::LinearInput unfused_form(const Tensor& f32_dev, const LinearInputSpec& spec
   return in;
 }
 
-// mode 0 plain, 1 modulated (a = shift [G,D], b = scale [G,D]), 2 affine (a = weight, b = bias).
-std::vector<double> layernorm_ref(const Tensor& x, int mode, const Tensor& a, const Tensor& b, double eps) {
-  const int64_t t = x.dim(0), d = x.dim(1), groups = mode == 1 ? a.dim(0) : 1;
-  std::vector<double> out(static_cast<size_t>(t * d));
-  for (int64_t r = 0; r < t; ++r) {
-    const float* row = x.data<float>() + r * d;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < d; ++i) mean += row[i];
-    mean /= d;
-    for (int64_t i = 0; i < d; ++i) var += (row[i] - mean) * (row[i] - mean);
-    const double rstd = 1.0 / std::sqrt(var / d + eps);
-    const int64_t g = r / (t / groups);
-    for (int64_t i = 0; i < d; ++i) {
-      double n = (row[i] - mean) * rstd;
-      if (mode == 1) n = n * (1.0 + b.data<float>()[g * d + i]) + a.data<float>()[g * d + i];
-      if (mode == 2) n = n * a.data<float>()[i] + b.data<float>()[i];
-      out[r * d + i] = n;
-    }
-  }
-  return out;
-}
-
 // misalign: x is a view one float into a larger buffer (the unstaged kernel's rule).
 void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, bool misalign, uint64_t seed) {
   SCOPED_TRACE("T=" + std::to_string(t) + " D=" + std::to_string(d) + " mode=" + std::to_string(mode) +
@@ -127,7 +106,7 @@ void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, bool misali
     a = random_normal_f32({d}, rng, 1.0, 0.3);
     b = random_normal_f32({d}, rng, 0.0, 0.3);
   }
-  const std::vector<double> ref = layernorm_ref(x, mode, a, b, 1e-6);
+  const std::vector<double> ref = layernorm_f64(x, layernorm_ref_mode(mode), &a, &b, 1e-6);
   Tensor xd;
   if (misalign) {
     Tensor big = ops::empty({t * d + 1}, DType::F32, Device::CUDA);

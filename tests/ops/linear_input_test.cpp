@@ -8,6 +8,7 @@
 #include <cfloat>
 #include <cstring>
 
+#include "layernorm_ref.h"
 #include "ops_test_util.h"
 #include "qdit/core/error.h"
 #include "qdit/ops/ops.h"
@@ -93,30 +94,13 @@ TEST(LinearInput, EmptyHasTheFormsDtypesAndScales) {
   EXPECT_FALSE(in.token_scale.defined());
 }
 
-// LayerNorm, modulated with 2 token groups, in float64.
-std::vector<double> modulated_ln_ref(const Tensor& x, const Tensor& shift, const Tensor& scale, double eps) {
-  const int64_t t = x.dim(0), d = x.dim(1), per_group = t / shift.dim(0);
-  std::vector<double> out(static_cast<size_t>(t * d));
-  for (int64_t r = 0; r < t; ++r) {
-    const float* row = x.data<float>() + r * d;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < d; ++i) mean += row[i];
-    mean /= d;
-    for (int64_t i = 0; i < d; ++i) var += (row[i] - mean) * (row[i] - mean);
-    const double rstd = 1.0 / std::sqrt(var / d + eps);
-    const int64_t g = r / per_group;
-    for (int64_t i = 0; i < d; ++i)
-      out[r * d + i] = (row[i] - mean) * rstd * (1.0 + scale.data<float>()[g * d + i]) + shift.data<float>()[g * d + i];
-  }
-  return out;
-}
-
 TEST(LinearInput, CpuLayerNormProducesTheF32Form) {
   Rand r(11);
   const int64_t t = 6, d = 96;
   Tensor x = test_ops::uniform_f32({t, d}, r, -2, 3);
   ops::Modulation mod{test_ops::uniform_f32({2, d}, r, -0.5, 0.5), test_ops::uniform_f32({2, d}, r, -0.5, 0.5)};
-  const std::vector<double> ref = modulated_ln_ref(x, mod.shift, mod.scale, 1e-6);
+  const std::vector<double> ref =
+      test::layernorm_f64(x, test::LayerNormRefMode::Modulated, &mod.shift, &mod.scale, 1e-6);
   ops::LinearInput in = ops::empty_linear_input(LinearInputSpec{}, t, d, Device::CPU);
   ops::layernorm(x, Tensor(), Tensor(), &mod, 1e-6f, in);
   test_ops::expect_close(in.values, ref, 1e-5, 1e-5, "layernorm into LinearInput");

@@ -3,34 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "ops/cuda_test_util.h"
+#include "ops/layernorm_ref.h"
 #include "util/test_util.h"
 
 namespace qdit::test {
 namespace {
-
-// mode 0 plain, 1 modulated (a = shift [G,D], b = scale [G,D]), 2 affine (a = weight, b = bias).
-std::vector<double> layernorm_ref(const Tensor& x, int mode, const Tensor* a, const Tensor* b, double eps) {
-  int64_t t = x.dim(0), d = x.dim(1);
-  int64_t groups = mode == 1 ? a->dim(0) : 1;
-  std::vector<double> out(static_cast<size_t>(t * d));
-  for (int64_t r = 0; r < t; ++r) {
-    const float* row = x.data<float>() + r * d;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < d; ++i) mean += row[i];
-    mean /= d;
-    for (int64_t i = 0; i < d; ++i) var += (row[i] - mean) * (row[i] - mean);
-    var /= d;
-    double rstd = 1.0 / std::sqrt(var + eps);
-    int64_t g = r / (t / groups);
-    for (int64_t i = 0; i < d; ++i) {
-      double n = (row[i] - mean) * rstd;
-      if (mode == 1) n = n * (1.0 + b->data<float>()[g * d + i]) + a->data<float>()[g * d + i];
-      if (mode == 2) n = n * a->data<float>()[i] + b->data<float>()[i];
-      out[r * d + i] = n;
-    }
-  }
-  return out;
-}
 
 void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, uint64_t seed) {
   SCOPED_TRACE("T=" + std::to_string(t) + " D=" + std::to_string(d) + " mode=" + std::to_string(mode) +
@@ -47,7 +24,7 @@ void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, uint64_t se
     a = random_normal_f32({d}, rng, 1.0, 0.3);
     b = random_normal_f32({d}, rng, 0.0, 0.3);
   }
-  std::vector<double> ref = layernorm_ref(x, mode, &a, &b, 1e-6);
+  std::vector<double> ref = layernorm_f64(x, layernorm_ref_mode(mode), &a, &b, 1e-6);
 
   Tensor xd = to_gpu(x), outd = poisoned_gpu({t, d}, DType::F32);
   Tensor none;
