@@ -77,6 +77,16 @@ TEST(BaselineCheck, TolerancesGateSlowerRunsOnly) {
   const CheckReport small = compare_to_baseline(b, f);
   EXPECT_FALSE(small.regressed);
   EXPECT_EQ(small.lines.size(), 5u);  // forward, three stages, memory
+  {
+    Baseline big_rest = b;  // the rest at 20 % of the forward: large, but a residual with the host's share in it
+    big_rest.figures.stages_ms = {{"gemm", 40}, {"attention", 40}, {"rest", 20}};
+    Figures g = big_rest.figures;
+    g.stages_ms["rest"] = 26;  // +30 %, while the forward stays within its 10 %
+    g.forward_ms = 106;
+    EXPECT_FALSE(compare_to_baseline(big_rest, g).regressed);
+    g.stages_ms["gemm"] = 45;  // +12.5 % on a timed stage of 40 % of the forward
+    EXPECT_TRUE(compare_to_baseline(big_rest, g).regressed);
+  }
   f = b.figures;
   f.peak_memory_bytes = 1060;
   EXPECT_TRUE(compare_to_baseline(b, f).regressed);

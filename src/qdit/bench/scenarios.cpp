@@ -116,8 +116,12 @@ CheckReport compare_to_baseline(const Baseline& base, const Figures& now) {
   for (const auto& [name, was] : b.stages_ms) {
     auto it = now.stages_ms.find(name);
     if (it == now.stages_ms.end()) continue;
-    // Small stages move by more than 10 % with noise alone; they are shown, not gated.
-    line("  " + name, was, it->second, t.slower, was >= 0.1 * b.forward_ms, "ms", 1.0);
+    // Small stages move by more than 10 % with noise alone; they are shown, not gated. Neither is "rest": it is
+    // not timed on the device but is the forward minus the timed stages, so it carries the host's share (launches,
+    // waits), which moved the 1.3B scenario's rest from 122 to 160 ms between two H200 machines running the same
+    // binary (bench/RESULTS.md, session 5); a real slowdown there still shows in the gated forward time.
+    const bool timed_stage = name != "rest";
+    line("  " + name, was, it->second, t.slower, timed_stage && was >= 0.1 * b.forward_ms, "ms", 1.0);
   }
   if (b.peak_memory_bytes > 0)
     line("peak memory", b.peak_memory_bytes, now.peak_memory_bytes, t.memory, true, "MiB", 1048576.0);
