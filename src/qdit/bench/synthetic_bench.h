@@ -1,5 +1,5 @@
 // `qdit bench --synthetic`: one Wan DiT forward timed on random weights made on the device (synthetic_model.h),
-// with the per-stage breakdown (GEMMs, attention, the rest; ops/stage_timer.h), the device memory the run held,
+// with the per-stage breakdown (GEMMs, attention, norms, pointwise ops, copies, the untimed rest; ops/stage_timer.h), the device memory the run held,
 // and the ceilings measured in the same run (device_probe.h), so the gap to the physical limit is visible.
 #pragma once
 #include <cstdint>
@@ -58,8 +58,8 @@ struct BenchResult {
   double forward_median_ms = 0;
   double staged_forward_ms = 0;        // one more forward with the stage timer on
   ops::StageTotals stages;             // from that forward
-  double rest_ms = 0;                  // staged forward minus GEMM and attention time
-  double rest_bytes = 0;               // rest_bytes_per_block x blocks
+  double rest_ms = 0;                  // staged forward minus every timed stage (host gaps, untimed small ops)
+  double rest_bytes = 0;               // rest_bytes_per_block x blocks: the floor of the memory-bound stages
   ArenaFigures arena;                  // CUDA
   int64_t used_delta_bytes = 0;        // device memory in use after the forwards minus before the weights (CUDA)
   bool ceilings_measured = false;

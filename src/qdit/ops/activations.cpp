@@ -3,6 +3,7 @@
 #include "qdit/ops/error_context.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -18,6 +19,7 @@ Device check(const char* op, const Tensor& x) {
 }  // namespace
 
 void gelu_tanh(Tensor& x) {
+  StageScope stage(Stage::Pointwise, 2.0 * double(x.nbytes()));  // qdit bench
   if (check("gelu_tanh", x) == Device::CPU) return cpu::gelu_tanh(x);
 #ifdef QDIT_WITH_CUDA
   cuda::gelu_tanh(x);
@@ -27,6 +29,7 @@ void gelu_tanh(Tensor& x) {
 }
 
 void gelu_tanh(const Tensor& x, LinearInput& out) {
+  StageScope stage(Stage::Pointwise, double(x.nbytes() + out.values.nbytes()));  // qdit bench
   const Device device = common_device("gelu_tanh", {{"x", &x}, {"out", &out.values}});
   const int64_t t = require_f32_matrix(x, -1, "gelu_tanh", "x");
   if (require_linear_input(out, x.dim(1), "gelu_tanh", "out") != t)
@@ -49,6 +52,7 @@ void gelu_tanh(const Tensor& x, LinearInput& out) {
 }
 
 void gelu_erf(Tensor& x) {
+  StageScope stage(Stage::Pointwise, 2.0 * double(x.nbytes()));  // qdit bench
   if (check("gelu_erf", x) == Device::CPU) return cpu::gelu_erf(x);
 #ifdef QDIT_WITH_CUDA
   cuda::gelu_erf(x);
@@ -58,6 +62,7 @@ void gelu_erf(Tensor& x) {
 }
 
 void silu(Tensor& x) {
+  StageScope stage(Stage::Pointwise, 2.0 * double(x.nbytes()));  // qdit bench
   if (check("silu", x) == Device::CPU) return cpu::silu(x);
 #ifdef QDIT_WITH_CUDA
   cuda::silu(x);

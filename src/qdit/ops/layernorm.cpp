@@ -4,6 +4,7 @@
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -40,6 +41,7 @@ int64_t check_args(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 
 void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
                Tensor& out) {
+  StageScope stage(Stage::Norm, double(x.nbytes() + out.nbytes()));  // qdit bench
   const int64_t t = check_args(x, weight, bias, mod, eps);
   const Device device = common_device("layernorm", {{"x", &x}, {"out", &out}});
   require_f32(out, x.shape(), "layernorm", "out");
@@ -54,6 +56,7 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
 
 void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
                LinearInput& out) {
+  StageScope stage(Stage::Norm, double(x.nbytes() + out.values.nbytes()));  // qdit bench
   const int64_t t = check_args(x, weight, bias, mod, eps);
   if (require_linear_input(out, x.dim(1), "layernorm", "out") != t)
     fail_internal("layernorm: output rows differ from the input rows",

@@ -2,6 +2,7 @@
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #include "qdit/ops/ops.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
@@ -28,6 +29,7 @@ Tensor empty_persistent(Shape shape, DType dtype, Device device) {
 }
 
 void copy(const Tensor& src, Tensor& dst) {
+  StageScope stage(Stage::Copy, 2.0 * double(src.nbytes()));  // qdit bench
   require_defined(src, "copy", "src");
   require_defined(dst, "copy", "dst");
   require_dtype(dst, src.dtype(), "copy", "dst");

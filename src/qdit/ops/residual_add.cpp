@@ -2,6 +2,7 @@
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -9,6 +10,7 @@
 namespace qdit::ops {
 
 void residual_add(Tensor& x, const Tensor& y, const Tensor& gate) {
+  StageScope stage(Stage::Pointwise, 2.0 * double(x.nbytes()) + double(y.nbytes()));  // qdit bench
   const Device device = common_device("residual_add", {{"x", &x}, {"y", &y}, {"gate", &gate}});
   const int64_t d = x.ndim() == 2 ? x.dim(1) : -1;
   const int64_t t = require_f32_matrix(x, d, "residual_add", "x");

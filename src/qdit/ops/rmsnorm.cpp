@@ -3,6 +3,7 @@
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -10,6 +11,7 @@
 namespace qdit::ops {
 
 void rmsnorm(Tensor& x, const Tensor& w, float eps) {
+  StageScope stage(Stage::Norm, 2.0 * double(x.nbytes()));  // qdit bench
   const Device device = common_device("rmsnorm", {{"x", &x}, {"w", &w}});
   const int64_t d = x.ndim() == 2 ? x.dim(1) : -1;
   const int64_t t = require_f32_matrix(x, d, "rmsnorm", "x");

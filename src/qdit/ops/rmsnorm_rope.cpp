@@ -3,6 +3,7 @@
 #include "qdit/ops/error_context.h"
 #include "qdit/ops/cpu/cpu_ops.h"
 #include "qdit/ops/op_args.h"
+#include "qdit/ops/stage_timer.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/cuda_ops.h"
 #endif
@@ -10,6 +11,7 @@
 namespace qdit::ops {
 
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin) {
+  StageScope stage(Stage::Norm, 2.0 * double(x.nbytes()));  // qdit bench
   const Device device = common_device("rmsnorm_rope", {{"x", &x}, {"w", &w}, {"cos", &cos}, {"sin", &sin}});
   const int64_t width = x.ndim() == 2 ? x.dim(1) : -1;
   const int64_t t = require_f32_matrix(x, width, "rmsnorm_rope", "x");

@@ -19,6 +19,9 @@ const char* stage_name(Stage s) {
   switch (s) {
     case Stage::Gemm: return "gemm";
     case Stage::Attention: return "attention";
+    case Stage::Norm: return "norms";
+    case Stage::Pointwise: return "pointwise";
+    case Stage::Copy: return "copies";
   }
   return "?";
 }

@@ -1,4 +1,4 @@
-// Time spent per kind of work (GEMMs, attention) inside a stretch of the forward, for `qdit bench`'s per-stage
+// Time spent per kind of work (GEMMs, attention, norms, pointwise ops, copies) inside a stretch of the forward, for `qdit bench`'s per-stage
 // breakdown. The ops dispatchers open a StageScope around each call; it costs one load and one branch while no
 // StageTimer exists, so the forward pays nothing outside benchmarks.
 //
@@ -14,13 +14,16 @@
 
 namespace qdit::ops {
 
-enum class Stage : uint8_t { Gemm = 0, Attention = 1 };
-inline constexpr int kStageCount = 2;
-const char* stage_name(Stage s);  // "gemm", "attention"
+// Gemm and Attention declare FLOPs; the memory-bound stages declare the bytes they read and write.
+enum class Stage : uint8_t { Gemm = 0, Attention = 1, Norm = 2, Pointwise = 3, Copy = 4 };
+inline constexpr int kStageCount = 5;
+const char* stage_name(Stage s);  // "gemm", "attention", "norms", "pointwise", "copies"
+inline bool stage_counts_bytes(Stage s) { return s != Stage::Gemm && s != Stage::Attention; }
 
 struct StageTotals {
   std::array<double, kStageCount> ms{};     // time inside the stage's calls
-  std::array<double, kStageCount> flops{};  // work the calls declared (2·T·N·K per GEMM, 4·Lq·Lk·width per attention)
+  std::array<double, kStageCount> flops{};  // work the calls declared: 2·T·N·K per GEMM, 4·Lq·Lk·width per
+                                            // attention, bytes read + written for the memory-bound stages
   std::array<int64_t, kStageCount> calls{};
 };
 
