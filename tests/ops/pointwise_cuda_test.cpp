@@ -46,9 +46,11 @@ TEST(PointwiseCuda, ResidualAddWithGroupGateAndWithoutGate) {
   QDIT_REQUIRE_GPU();
   GpuScratch scratch;
   Rng rng(22);
-  int64_t t = 12, d = 77;
+  const int64_t t = 12;
+  // d = 77: the element-wise kernel; 128 and 1540 (385 float4s, not a multiple of the block): the float4 row kernel.
+  for (int64_t d : {int64_t(77), int64_t(128), int64_t(1540)})
   for (int64_t groups : {int64_t(0), int64_t(1), int64_t(4)}) {
-    SCOPED_TRACE("groups=" + std::to_string(groups));
+    SCOPED_TRACE("d=" + std::to_string(d) + " groups=" + std::to_string(groups));
     Tensor x = random_normal_f32({t, d}, rng), y = random_normal_f32({t, d}, rng);
     Tensor gate = groups ? random_normal_f32({groups, d}, rng) : Tensor();
     std::vector<double> ref(static_cast<size_t>(t * d));
