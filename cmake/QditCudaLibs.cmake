@@ -21,19 +21,24 @@ function(qdit_cuda_lib target libname header)
   find_library(_qdit_lib_${target} NAMES ${libname} lib${libname}.so.13 lib${libname}.so.12 ${ARGN}
                HINTS ${_qdit_hint_dirs} ${CUDAToolkit_LIBRARY_DIR} NO_CACHE)
   if(NOT _qdit_lib_${target})
-    message(FATAL_ERROR "qdit: CUDA library ${libname} (${ARGN}) not found in the toolkit nor in: ${_qdit_hint_dirs}"
-                        " (set QDIT_CUDA_LIB_HINTS to the folder that holds it)")
+    set(QDIT_CUDA_MISSING ${QDIT_CUDA_MISSING} "${libname} (library)" PARENT_SCOPE)
+    return()
   endif()
   get_filename_component(_dir "${_qdit_lib_${target}}" DIRECTORY)
   find_path(_qdit_inc_${target} ${header} HINTS "${_dir}/../include" ${CUDAToolkit_INCLUDE_DIRS} NO_CACHE)
-  add_library(CUDA::${target} SHARED IMPORTED GLOBAL)
-  set_target_properties(CUDA::${target} PROPERTIES IMPORTED_LOCATION "${_qdit_lib_${target}}")
-  if(_qdit_inc_${target})
-    set_target_properties(CUDA::${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_qdit_inc_${target}}")
+  if(NOT _qdit_inc_${target})
+    set(QDIT_CUDA_MISSING ${QDIT_CUDA_MISSING} "${header} (header)" PARENT_SCOPE)
+    return()
   endif()
+  add_library(CUDA::${target} SHARED IMPORTED GLOBAL)
+  set_target_properties(CUDA::${target} PROPERTIES IMPORTED_LOCATION "${_qdit_lib_${target}}"
+                                                   INTERFACE_INCLUDE_DIRECTORIES "${_qdit_inc_${target}}")
   message(STATUS "qdit: CUDA::${target} from ${_qdit_lib_${target}}")
 endfunction()
 
+# Each call adds what it could not find to QDIT_CUDA_MISSING; CMakeLists.txt decides (QDIT_CUDA=ON: a configure
+# error naming them; AUTO: a CPU-only build with a warning naming them).
+set(QDIT_CUDA_MISSING "")
 qdit_cuda_lib(cudart cudart cuda_runtime.h)
 qdit_cuda_lib(cublasLt cublasLt cublasLt.h)
 qdit_cuda_lib(cublas cublas cublas_v2.h)
