@@ -31,26 +31,11 @@ using testing::Variant;
 constexpr SchemeId kAllSchemes[] = {SchemeId::Float,       SchemeId::W8A8,  SchemeId::W8A8Dynamic,
                                     SchemeId::W4A4Dynamic, SchemeId::W8A16, SchemeId::W4A8Dynamic};
 
-struct Model {
-  WanWeights float_model, quantized;
-  WanInputs inputs;
-};
-
-// As schemes_test.cpp builds them: `choose` picks the scheme per runtime layer, static W8A8 calibrated on the
-// float model.
-Model build(Variant v, const std::function<SchemeId(const std::string&)>& choose, uint64_t seed) {
-  Model m;
-  const WanConfig cfg = testing::tiny_config(v);
-  m.float_model = testing::random_float_weights(cfg, seed);
-  testing::InputSpec spec;
-  if (v == Variant::TI2V_22) spec.per_token = [](int64_t f, int64_t, int64_t) { return f == 0 ? 0.0f : 500.0f; };
-  m.inputs = testing::random_inputs(cfg, spec, seed + 1);
-  m.quantized = testing::quantize_model(m.float_model, choose, testing::calibrate(m.float_model, m.inputs));
-  return m;
-}
+using Model = testing::SchemeModel;
+const auto build = testing::build_scheme_model;
 
 std::vector<double> gpu_forward(const WanWeights& host_weights, const WanInputs& in, ops::Precision p) {
-  test::GpuScratch scratch;  // the uploaded weights go back to the arena when this returns
+  test::GpuScratch scratch;  // activations go back to the arena when this returns (weights: the persistent pool)
   const WanWeights gpu = weights_to_device(host_weights, Device::CUDA);
   EXPECT_EQ(gpu.blocks.at(0).self_qkv.weight.device(), Device::CUDA);
   ForwardOptions o;

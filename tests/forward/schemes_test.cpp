@@ -42,22 +42,8 @@ double bf16_budget(bool int4_activations, double quantization_drift) {
   return int4_activations ? std::max(1e-2, 0.6 * quantization_drift) : 1e-2;
 }
 
-struct Model {
-  WanWeights float_model, quantized;
-  WanInputs inputs;
-};
-
-// `choose` picks the scheme per runtime layer; calibration of static W8A8 runs the float model on the inputs.
-Model build(Variant v, const std::function<SchemeId(const std::string&)>& choose, uint64_t seed) {
-  Model m;
-  const WanConfig cfg = testing::tiny_config(v);
-  m.float_model = testing::random_float_weights(cfg, seed);
-  testing::InputSpec spec;
-  if (v == Variant::TI2V_22) spec.per_token = [](int64_t f, int64_t, int64_t) { return f == 0 ? 0.0f : 500.0f; };
-  m.inputs = testing::random_inputs(cfg, spec, seed + 1);
-  m.quantized = testing::quantize_model(m.float_model, choose, testing::calibrate(m.float_model, m.inputs));
-  return m;
-}
+using Model = testing::SchemeModel;
+const auto build = testing::build_scheme_model;
 
 struct Errors {
   double fp32;         // FP32 forward vs the plain reference

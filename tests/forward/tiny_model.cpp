@@ -185,4 +185,15 @@ WanWeights quantize_model(const WanWeights& float_model, const std::function<Sch
   return q;
 }
 
+SchemeModel build_scheme_model(Variant v, const std::function<SchemeId(const std::string&)>& choose, uint64_t seed) {
+  SchemeModel m;
+  const WanConfig cfg = tiny_config(v);
+  m.float_model = random_float_weights(cfg, seed);
+  InputSpec spec;
+  if (v == Variant::TI2V_22) spec.per_token = [](int64_t f, int64_t, int64_t) { return f == 0 ? 0.0f : 500.0f; };
+  m.inputs = random_inputs(cfg, spec, seed + 1);
+  m.quantized = quantize_model(m.float_model, choose, calibrate(m.float_model, m.inputs));
+  return m;
+}
+
 }  // namespace qdit::wan::testing

@@ -43,4 +43,12 @@ std::map<std::string, ActRange> calibrate(const WanWeights& float_model, const W
 WanWeights quantize_model(const WanWeights& float_model, const std::function<SchemeId(const std::string&)>& choose,
                           const std::map<std::string, ActRange>& ranges);
 
+// A tiny model of variant `v` in float and quantized per `choose` (static W8A8 calibrated on the float model),
+// with its inputs (Wan2.2 TI2V: per-token timesteps, the first frame at 0). The CPU and GPU scheme tests share it.
+struct SchemeModel {
+  WanWeights float_model, quantized;
+  WanInputs inputs;
+};
+SchemeModel build_scheme_model(Variant v, const std::function<SchemeId(const std::string&)>& choose, uint64_t seed);
+
 }  // namespace qdit::wan::testing
