@@ -104,6 +104,18 @@ void require_layer(const QuantLinear& w) {
   fail_internal("linear (CUDA): unknown scheme", err_ctx("", std::to_string(static_cast<int>(w.scheme))));
 }
 
+// The operands every int8 GEMM of a layer shares: int8 activations [t, K], the layer's int8 weight [N, K], output y.
+Int8Gemm int8_operands(const LinearInput& x, const QuantLinear& w, int64_t t, Tensor& y) {
+  Int8Gemm g;
+  g.a = x.values.data<int8_t>();
+  g.b = w.weight.data<int8_t>();
+  g.m = t;
+  g.n = w.out_features;
+  g.k = w.in_features;
+  g.out = y.raw();
+  return g;
+}
+
 // The GEMM of layer w on an input already in the form linear_input_spec(w, p, CUDA) names.
 void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) {
   const int64_t t = x.values.dim(0), k = w.in_features, n = w.out_features;
@@ -118,13 +130,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
       return;
     }
     case SchemeId::W8A8: {
-      Int8Gemm g;
-      g.a = x.values.data<int8_t>();
-      g.b = w.weight.data<int8_t>();
-      g.m = t;
-      g.n = n;
-      g.k = k;
-      g.out = y.raw();
+      Int8Gemm g = int8_operands(x, w, t, y);
       g.col_scale = w.deq_scale.data<float>();
       g.col_offset = w.quant_bias.data<int32_t>();
       int8_gemm(g, Int8Epilogue::Static);
@@ -133,13 +139,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
     case SchemeId::W8A8Dynamic:
     case SchemeId::W4A4Dynamic:
     case SchemeId::W4A8Dynamic: {
-      Int8Gemm g;
-      g.a = x.values.data<int8_t>();
-      g.b = w.weight.data<int8_t>();
-      g.m = t;
-      g.n = n;
-      g.k = k;
-      g.out = y.raw();
+      Int8Gemm g = int8_operands(x, w, t, y);
       g.row_scale = x.token_scale.data<float>();
       g.col_scale = w.weight_scale.data<float>();
       g.bias = w.bias.defined() ? w.bias.data<float>() : nullptr;
