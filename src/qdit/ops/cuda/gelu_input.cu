@@ -2,12 +2,15 @@
 // registers, so the per-token absmax and the quantization need one read of the FFN hidden row and one write of
 // int8 (plus the scale) instead of a write and a re-read of the F32 row. Each element is gelu_tanh_value, the
 // function the in-place activation kernel applies, so the output is bit-identical to gelu_tanh then
-// convert / quantize_per_token / quantize_static. Rows that do not stage (K % 4 != 0, misaligned x, K > 32768)
-// run the in-place kernel on a copy and the stand-alone conversion: same values, more passes.
+// convert / quantize_per_token / quantize_static. Rule: K % 4 == 0 and x 16-byte aligned: a row group of
+// row_group.cuh when group_shape takes the row (K <= 24576: F = 8960, 13824), else one block per row
+// (K <= 32768); other rows run the in-place kernel on a copy and the stand-alone conversion: same values, more
+// passes. (Elementwise values and an absmax: every layout gives the same bits.)
 #include "qdit/ops/cuda/arena.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
+#include "qdit/ops/cuda/row_group.cuh"
 #include "qdit/ops/cuda/row_math.cuh"
 #include "qdit/ops/cuda/row_sink.cuh"
 #include "qdit/ops/cuda/runtime.h"
@@ -37,6 +40,21 @@ __global__ void __launch_bounds__(1024)
   sink_row<V>(sink, v, t, k, scratch);
 }
 
+template <int V>
+__global__ void __launch_bounds__(512)
+    gelu_tanh_group_kernel(const float* __restrict__ x, int64_t tokens, int64_t k, int warps, RowSink sink) {
+  __shared__ float max_slots[kGroupMaxWarps];
+  const RowGroup g = row_group(warps);
+  float4 v[V];
+  load_row<V>(x, k, tokens, g, v);  // every load issued before the first tanh
+#pragma unroll
+  for (int j = 0; j < V; ++j)
+    v[j] = make_float4(gelu_tanh_value(v[j].x), gelu_tanh_value(v[j].y), gelu_tanh_value(v[j].z),
+                       gelu_tanh_value(v[j].w));
+  // In place (F32 form with out == x) every thread writes only the float4 it read itself.
+  sink_group_row<V>(sink, v, g, tokens, k, max_slots);
+}
+
 }  // namespace
 
 void gelu_tanh(const Tensor& x, LinearInput& out) {
@@ -48,7 +66,16 @@ void gelu_tanh(const Tensor& x, LinearInput& out) {
   require_shape(out.values, x.shape(), op, "out.values");
   const int64_t t = x.dim(0), k = x.dim(1);
   if (t == 0 || k == 0) return;
-  const int threads = k % 4 == 0 && aligned16(x.raw()) ? staged_row_threads(k / 4) : 0;
+  const bool rows4 = k % 4 == 0 && aligned16(x.raw());
+  if (const GroupShape g = rows4 ? group_shape(k / 4) : GroupShape{}; g.v) {
+    with_group_v(g, [&](auto vc) {
+      gelu_tanh_group_kernel<decltype(vc)::value><<<group_blocks(t, g), g.block, 0, stream()>>>(x.data<float>(), t, k,
+                                                                                               g.warps, row_sink(out));
+    });
+    QDIT_CUDA_LAUNCH_CHECK("gelu_tanh_group_kernel");
+    return;
+  }
+  const int threads = rows4 ? staged_row_threads(k / 4) : 0;
   if (threads) {
     gelu_tanh_staged_kernel<kStagedV><<<static_cast<unsigned>(t), threads, 0, stream()>>>(x.data<float>(), k,
                                                                                         row_sink(out));

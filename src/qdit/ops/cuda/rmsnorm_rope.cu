@@ -1,10 +1,12 @@
 // ops::rmsnorm_rope on the GPU: the q/k RMSNorm over the full row (all heads) and the interleaved-pair RoPE in
-// one kernel, one block per token row: one read and one write of the row instead of two of each. Same block
-// size, same sum of squares (rms_inverse) and same per-element functions as rmsnorm_kernel then rope_kernel, so
-// the result is bit-identical to the two ops run one after the other.
+// one kernel: one read and one write of the row instead of two of each. Same kernel rule as rmsnorm
+// (rms_group_shape: a row group of row_group.cuh with group_rms_inverse, else one block per row with
+// rms_inverse at the same block size) and the same per-element functions as rmsnorm then rope_kernel, so the
+// result is bit-identical to the two ops run one after the other.
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/reduce.cuh"
+#include "qdit/ops/cuda/row_group.cuh"
 #include "qdit/ops/cuda/row_math.cuh"
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/cuda/validate.h"
@@ -29,6 +31,41 @@ __global__ void rmsnorm_rope_kernel(float* __restrict__ x, const float* __restri
   }
 }
 
+// Row-group form. A float4 of the row holds pairs 2i and 2i+1; the pair's index within its head (the table
+// column) is tracked incrementally from the thread's first slot so that no division runs per element.
+template <int V>
+__global__ void __launch_bounds__(512)
+    rmsnorm_rope_group_kernel(float* __restrict__ x, const float* __restrict__ w, int64_t tokens, int64_t d,
+                              int warps, float eps, const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                              int half) {
+  __shared__ float sq_slots[kGroupMaxWarps];
+  const RowGroup g = row_group(warps);
+  float4 v[V];
+  load_row<V>(x, d, tokens, g, v);
+  const float r = group_rms_inverse<V>(v, d, eps, g, sq_slots);
+  if (g.row >= tokens) return;
+  const int d4 = static_cast<int>(d / 4);
+  float4* row = reinterpret_cast<float4*>(x + g.row * d);
+  const float4* w4 = reinterpret_cast<const float4*>(w);
+  const float* c = cos_t + g.row * half;
+  const float* s = sin_t + g.row * half;
+  int f = (2 * g.lane) % half;                // table column of pair 2 * (lane + j * stride)
+  const int step = (2 * g.stride) % half;     // how far it moves from one slot to the next
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int i = g.lane + j * g.stride;
+    if (i < d4) {
+      const int f1 = f + 1 == half ? 0 : f + 1;  // pair 2i + 1 may start the next head (odd half)
+      const float4 wv = w4[i];
+      const float2 p0 = rope_pair(rmsnorm_value(v[j].x, r, wv.x), rmsnorm_value(v[j].y, r, wv.y), c[f], s[f]);
+      const float2 p1 = rope_pair(rmsnorm_value(v[j].z, r, wv.z), rmsnorm_value(v[j].w, r, wv.w), c[f1], s[f1]);
+      row[i] = make_float4(p0.x, p0.y, p1.x, p1.y);
+    }
+    f += step;
+    if (f >= half) f -= half;
+  }
+}
+
 }  // namespace
 
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin) {
@@ -48,6 +85,15 @@ void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Te
     fail_internal("rmsnorm_rope (CUDA): x must be 8-byte aligned (pairs are read as float2)",
                   err_ctx("8-byte aligned", "misaligned view"));
   if (t == 0 || d == 0) return;
+  if (const GroupShape g = rms_group_shape(d, x.raw(), w.raw()); g.v) {
+    with_group_v(g, [&](auto vc) {
+      rmsnorm_rope_group_kernel<decltype(vc)::value><<<group_blocks(t, g), g.block, 0, stream()>>>(
+          x.data<float>(), w.data<float>(), t, d, g.warps, eps, cos.data<float>(), sin.data<float>(),
+          static_cast<int>(half));
+    });
+    QDIT_CUDA_LAUNCH_CHECK("rmsnorm_rope_group_kernel");
+    return;
+  }
   rmsnorm_rope_kernel<<<static_cast<unsigned>(t), row_threads(d), 0, stream()>>>(
       x.data<float>(), w.data<float>(), d, eps, cos.data<float>(), sin.data<float>(), half);
   QDIT_CUDA_LAUNCH_CHECK("rmsnorm_rope_kernel");

@@ -19,15 +19,24 @@ __device__ __forceinline__ float inv_sqrt_rn(float var, float eps) {
 // LayerNorm output element i of a row with statistics (mean, rstd).
 //   mode 0: plain; 1: modulated * (1 + scale[i]) + shift[i]  (a = shift row, b = scale row);
 //   2: affine * w[i] + b[i] (a = w, b = bias; either may be null).
-__device__ __forceinline__ float layernorm_value(float x, float mean, float rstd, int mode, const float* a,
-                                                 const float* b, int64_t i) {
+// The same with the row's a[i], b[i] already loaded (the row-group kernel reads them as float4); has_a / has_b
+// say whether the pointers were given (mode 2 may have either).
+__device__ __forceinline__ float layernorm_apply(float x, float mean, float rstd, int mode, bool has_a, float av,
+                                                 bool has_b, float bv) {
   float n = __fmul_rn(__fsub_rn(x, mean), rstd);
-  if (mode == 1) return __fadd_rn(__fmul_rn(n, __fadd_rn(1.0f, b[i])), a[i]);
+  if (mode == 1) return __fadd_rn(__fmul_rn(n, __fadd_rn(1.0f, bv)), av);
   if (mode == 2) {
-    if (a) n = __fmul_rn(n, a[i]);
-    if (b) n = __fadd_rn(n, b[i]);
+    if (has_a) n = __fmul_rn(n, av);
+    if (has_b) n = __fadd_rn(n, bv);
   }
   return n;
+}
+
+__device__ __forceinline__ float layernorm_value(float x, float mean, float rstd, int mode, const float* a,
+                                                 const float* b, int64_t i) {
+  const bool used = mode == 1 || mode == 2;
+  return layernorm_apply(x, mean, rstd, mode, a != nullptr, used && a ? a[i] : 0.0f, b != nullptr,
+                         used && b ? b[i] : 0.0f);
 }
 
 // 1 / sqrt(mean(row^2) + eps) of one row, block-wide (every thread gets it): each thread sums the squares of
