@@ -228,6 +228,75 @@ TEST(FusedInputCuda, RmsNormRopeEqualsRmsNormThenRopeBitForBit) {
 #endif
 }
 
+// The row-group kernels (row_group.cuh) and the one-block-per-row kernels that still take the rows outside
+// their rule: every producer stays bit-identical to its unfused sequence on both sides of the rule, with spare
+// row groups in the last block, odd half head dims (a float4 whose second pair starts the next head) and rows
+// too wide for the groups.
+TEST(FusedInputCuda, RowGroupRuleKeepsEveryFusedFormBitIdentical) {
+  QDIT_REQUIRE_GPU();
+#ifdef QDIT_WITH_CUDA
+  check_layernorm(5, 3072, 1, 5, false, 21);   // two rows a block, one spare group
+  check_layernorm(3, 28672, 2, 1, false, 22);  // past the row groups: one block per row, staged
+  check_layernorm(6, 20, 0, 1, false, 23);     // five float4 a row, one warp
+  for (auto [t, heads, hd] : {std::tuple<int64_t, int64_t, int64_t>{7, 2, 14}, {3, 12, 128}, {2, 1, 30720}}) {
+    SCOPED_TRACE("T=" + std::to_string(t) + " heads=" + std::to_string(heads) + " hd=" + std::to_string(hd));
+    [[maybe_unused]] GpuScratch scratch;
+    Rng rng(300 + hd);
+    const int64_t d = heads * hd, half = hd / 2;
+    Tensor x = random_normal_f32({t, d}, rng, 0.2, 2.0);
+    Tensor w = random_normal_f32({d}, rng, 1.0, 0.2);
+    Tensor cos = Tensor::empty({t, half}, DType::F32), sin = Tensor::empty({t, half}, DType::F32);
+    for (int64_t i = 0; i < t * half; ++i) {
+      const double th = rng.uniform(-30, 30);
+      cos.data<float>()[i] = static_cast<float>(std::cos(th));
+      sin.data<float>()[i] = static_cast<float>(std::sin(th));
+    }
+    std::vector<double> ref(static_cast<size_t>(t * d));
+    for (int64_t r = 0; r < t; ++r) {
+      const float* row = x.data<float>() + r * d;
+      double sq = 0;
+      for (int64_t i = 0; i < d; ++i) sq += double(row[i]) * row[i];
+      const double rstd = 1.0 / std::sqrt(sq / d + 1e-6);
+      for (int64_t i = 0; i < d; i += 2) {
+        const int64_t p = (i % hd) / 2;
+        const double a = row[i] * rstd * w.data<float>()[i], b = row[i + 1] * rstd * w.data<float>()[i + 1];
+        const double c = cos.data<float>()[r * half + p], s = sin.data<float>()[r * half + p];
+        ref[r * d + i] = a * c - b * s;
+        ref[r * d + i + 1] = a * s + b * c;
+      }
+    }
+    Tensor fused = to_gpu(x), twice = to_gpu(x), wd = to_gpu(w), cd = to_gpu(cos), sd = to_gpu(sin);
+    ops::rmsnorm_rope(fused, wd, 1e-6f, heads, cd, sd);
+    ops::rmsnorm(twice, wd, 1e-6f);
+    ops::rope(twice, heads, cd, sd);
+    EXPECT_TRUE(same_bytes(fused, twice));
+    EXPECT_LT(rel_l2(to_cpu(fused), ref), 2e-6);
+  }
+  for (auto [t, f] : {std::pair<int64_t, int64_t>{7, 1536}, {2, 28672}}) {  // GELU: spare groups; one block a row
+    SCOPED_TRACE("GELU T=" + std::to_string(t) + " F=" + std::to_string(f));
+    [[maybe_unused]] GpuScratch scratch;
+    Rng rng(400 + f);
+    Tensor x = random_normal_f32({t, f}, rng, 0.0, 2.5);
+    std::vector<double> ref(static_cast<size_t>(t * f));
+    for (int64_t i = 0; i < t * f; ++i) {
+      const double v = x.data<float>()[i];
+      ref[i] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+    }
+    Tensor xd = to_gpu(x), f32 = to_gpu(x);
+    ops::gelu_tanh(f32);
+    for (const LinearInputSpec& spec : all_forms()) {
+      SCOPED_TRACE(spec.describe());
+      ops::LinearInput fused = ops::empty_linear_input(spec, t, f, Device::CUDA);
+      ops::gelu_tanh(xd, fused);
+      ops::LinearInput unfused = unfused_form(f32, spec);
+      EXPECT_TRUE(same_bytes(fused.values, unfused.values));
+      EXPECT_TRUE(same_bytes(fused.token_scale, unfused.token_scale));
+      if (spec.form != LinearInputForm::F32) expect_form_matches_ref(fused, ref, t, f);
+    }
+  }
+#endif
+}
+
 #ifdef QDIT_WITH_CUDA
 Tensor random_int8(const Shape& s, Rng& rng, int lo, int hi) {
   Tensor t = Tensor::empty(s, DType::I8);

@@ -79,6 +79,18 @@ TEST(NormsCuda, LayerNormRejectsGroupsThatDoNotDivideTokens) {
   EXPECT_THROW(ops::layernorm(x, Tensor(), Tensor(), &mod, 1e-6f, out), Error);
 }
 
+// The row-group kernels at Wan widths, with token counts that leave spare row groups in the last block (1536:
+// four rows a block; 3072: two), an odd group width, and a row wider than the groups take (one block per row).
+TEST(NormsCuda, LayerNormRowGroupWidthsAndSpareRows) {
+  QDIT_REQUIRE_GPU();
+  check_layernorm(9, 1536, 1, 3, 11);
+  check_layernorm(5, 3072, 2, 1, 12);
+  check_layernorm(3, 5120, 1, 3, 13);
+  check_layernorm(7, 8960, 0, 1, 14);
+  check_layernorm(5, 20, 0, 1, 15);      // narrower than one warp's float4
+  check_layernorm(2, 28672, 1, 2, 16);   // past the row groups: one block per row, staged
+}
+
 TEST(NormsCuda, RmsNormOverTheFullRow) {
   QDIT_REQUIRE_GPU();
   for (auto [t, d] : {std::pair<int64_t, int64_t>{29, 5120}, {3, 100}}) {
