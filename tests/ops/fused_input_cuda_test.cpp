@@ -140,7 +140,7 @@ void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, bool misali
 TEST(FusedInputCuda, LayerNormIntoEveryFormEqualsTheUnfusedSequence) {
   QDIT_REQUIRE_GPU();
 #ifdef QDIT_WITH_CUDA
-  check_layernorm(7, 5120, 0, 1, false, 1);    // Wan 14B width: staged, 256 threads
+  check_layernorm(7, 5120, 0, 1, false, 1);    // Wan 14B width: the row-group kernel (4 warps a row)
   check_layernorm(33, 1536, 1, 1, false, 2);   // Wan 1.3B width, one timestep
   check_layernorm(12, 5120, 1, 3, false, 3);   // per-frame timesteps
   check_layernorm(9, 5120, 2, 1, false, 4);    // cross-attention's affine LayerNorm
