@@ -99,6 +99,23 @@ TEST(BaselineCheck, TolerancesGateSlowerRunsOnly) {
   EXPECT_FALSE(fast.regressed);
 }
 
+// A baseline records every timed stage (so --check can gate each of them) plus the untimed rest.
+TEST(BaselineCheck, FiguresCarryEveryStageAndTheRest) {
+  BenchResult r;
+  r.forward_median_ms = 100;
+  for (int s = 0; s < ops::kStageCount; ++s) r.stages.ms[s] = 10.0 * (s + 1);
+  r.rest_ms = 7;
+  const Figures f = figures_of(r);
+  EXPECT_EQ(f.forward_ms, 100);
+  ASSERT_EQ(f.stages_ms.size(), static_cast<size_t>(ops::kStageCount) + 1);
+  EXPECT_EQ(f.stages_ms.at("gemm"), 10);
+  EXPECT_EQ(f.stages_ms.at("attention"), 20);
+  EXPECT_EQ(f.stages_ms.at("norms"), 30);
+  EXPECT_EQ(f.stages_ms.at("pointwise"), 40);
+  EXPECT_EQ(f.stages_ms.at("copies"), 50);
+  EXPECT_EQ(f.stages_ms.at("rest"), 7);
+}
+
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
   std::ofstream(path) << text;

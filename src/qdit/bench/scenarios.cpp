@@ -91,8 +91,7 @@ ResolvedScenario resolve_scenario(const std::string& id, const std::string& card
 Figures figures_of(const BenchResult& r) {
   Figures f;
   f.forward_ms = r.forward_median_ms;
-  f.stages_ms["gemm"] = r.stages.ms[0];
-  f.stages_ms["attention"] = r.stages.ms[1];
+  for (int s = 0; s < ops::kStageCount; ++s) f.stages_ms[ops::stage_name(static_cast<ops::Stage>(s))] = r.stages.ms[s];
   f.stages_ms["rest"] = r.rest_ms;
   f.peak_memory_bytes = static_cast<double>(r.peak_memory_bytes());
   return f;
