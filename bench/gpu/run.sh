@@ -110,6 +110,11 @@ build() {
 # not depend on other folders of the tree compiling at that moment. Falls back to building here when the
 # binaries cannot load.
 PREBUILT=${QDIT_GPU_PREBUILT:-}
+if [ -n "$PREBUILT" ] && [ -f "$PREBUILT/bins.tar.xz" ]; then  # as stage-prebuilt.sh packs them
+  mkdir -p /tmp/qdit-prebuilt && tar xJf "$PREBUILT/bins.tar.xz" -C /tmp/qdit-prebuilt &&
+    cp "$PREBUILT/BUILD_INFO" /tmp/qdit-prebuilt/ 2>/dev/null
+  PREBUILT=/tmp/qdit-prebuilt
+fi
 if [ -n "$PREBUILT" ] && [ -x "$PREBUILT/test_ops" ] && ! ldd "$PREBUILT/test_ops" | grep -q "not found"; then
   note "PREBUILT BINARIES from $PREBUILT: $(cat "$PREBUILT/BUILD_INFO" 2>/dev/null)"
   BIN=$PREBUILT
