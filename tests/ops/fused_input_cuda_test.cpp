@@ -188,43 +188,49 @@ TEST(FusedInputCuda, GeluIntoEveryFormEqualsTheUnfusedSequence) {
 #endif
 }
 
+#ifdef QDIT_WITH_CUDA
+// Fused RMSNorm+RoPE on [t, heads * hd] bit-identical to rmsnorm then rope, and within rounding of float64.
+void check_rmsnorm_rope(int64_t t, int64_t heads, int64_t hd, uint64_t seed) {
+  SCOPED_TRACE("T=" + std::to_string(t) + " heads=" + std::to_string(heads) + " hd=" + std::to_string(hd));
+  [[maybe_unused]] GpuScratch scratch;
+  Rng rng(seed);
+  const int64_t d = heads * hd, half = hd / 2;
+  Tensor x = random_normal_f32({t, d}, rng, 0.2, 2.0);
+  Tensor w = random_normal_f32({d}, rng, 1.0, 0.2);
+  Tensor cos = Tensor::empty({t, half}, DType::F32), sin = Tensor::empty({t, half}, DType::F32);
+  for (int64_t i = 0; i < t * half; ++i) {
+    const double th = rng.uniform(-30, 30);
+    cos.data<float>()[i] = static_cast<float>(std::cos(th));
+    sin.data<float>()[i] = static_cast<float>(std::sin(th));
+  }
+  std::vector<double> ref(static_cast<size_t>(t * d));
+  for (int64_t r = 0; r < t; ++r) {
+    const float* row = x.data<float>() + r * d;
+    double sq = 0;
+    for (int64_t i = 0; i < d; ++i) sq += double(row[i]) * row[i];
+    const double rstd = 1.0 / std::sqrt(sq / d + 1e-6);
+    for (int64_t i = 0; i < d; i += 2) {
+      const int64_t p = (i % hd) / 2;
+      const double a = row[i] * rstd * w.data<float>()[i], b = row[i + 1] * rstd * w.data<float>()[i + 1];
+      const double c = cos.data<float>()[r * half + p], s = sin.data<float>()[r * half + p];
+      ref[r * d + i] = a * c - b * s;
+      ref[r * d + i + 1] = a * s + b * c;
+    }
+  }
+  Tensor fused = to_gpu(x), twice = to_gpu(x), wd = to_gpu(w), cd = to_gpu(cos), sd = to_gpu(sin);
+  ops::rmsnorm_rope(fused, wd, 1e-6f, heads, cd, sd);
+  ops::rmsnorm(twice, wd, 1e-6f);
+  ops::rope(twice, heads, cd, sd);
+  EXPECT_TRUE(same_bytes(fused, twice));
+  EXPECT_LT(rel_l2(to_cpu(fused), ref), 2e-6);
+}
+#endif
+
 TEST(FusedInputCuda, RmsNormRopeEqualsRmsNormThenRopeBitForBit) {
   QDIT_REQUIRE_GPU();
 #ifdef QDIT_WITH_CUDA
-  for (auto [t, heads, hd] : {std::tuple<int64_t, int64_t, int64_t>{9, 40, 128}, {5, 12, 128}, {4, 3, 6}}) {
-    SCOPED_TRACE("T=" + std::to_string(t) + " heads=" + std::to_string(heads) + " hd=" + std::to_string(hd));
-    [[maybe_unused]] GpuScratch scratch;
-    Rng rng(7 * t + heads);
-    const int64_t d = heads * hd, half = hd / 2;
-    Tensor x = random_normal_f32({t, d}, rng, 0.2, 2.0);
-    Tensor w = random_normal_f32({d}, rng, 1.0, 0.2);
-    Tensor cos = Tensor::empty({t, half}, DType::F32), sin = Tensor::empty({t, half}, DType::F32);
-    for (int64_t i = 0; i < t * half; ++i) {
-      const double th = rng.uniform(-30, 30);
-      cos.data<float>()[i] = static_cast<float>(std::cos(th));
-      sin.data<float>()[i] = static_cast<float>(std::sin(th));
-    }
-    std::vector<double> ref(static_cast<size_t>(t * d));
-    for (int64_t r = 0; r < t; ++r) {
-      const float* row = x.data<float>() + r * d;
-      double sq = 0;
-      for (int64_t i = 0; i < d; ++i) sq += double(row[i]) * row[i];
-      const double rstd = 1.0 / std::sqrt(sq / d + 1e-6);
-      for (int64_t i = 0; i < d; i += 2) {
-        const int64_t p = (i % hd) / 2;
-        const double a = row[i] * rstd * w.data<float>()[i], b = row[i + 1] * rstd * w.data<float>()[i + 1];
-        const double c = cos.data<float>()[r * half + p], s = sin.data<float>()[r * half + p];
-        ref[r * d + i] = a * c - b * s;
-        ref[r * d + i + 1] = a * s + b * c;
-      }
-    }
-    Tensor fused = to_gpu(x), twice = to_gpu(x), wd = to_gpu(w), cd = to_gpu(cos), sd = to_gpu(sin);
-    ops::rmsnorm_rope(fused, wd, 1e-6f, heads, cd, sd);
-    ops::rmsnorm(twice, wd, 1e-6f);
-    ops::rope(twice, heads, cd, sd);
-    EXPECT_TRUE(same_bytes(fused, twice));
-    EXPECT_LT(rel_l2(to_cpu(fused), ref), 2e-6);
-  }
+  for (auto [t, heads, hd] : {std::tuple<int64_t, int64_t, int64_t>{9, 40, 128}, {5, 12, 128}, {4, 3, 6}})
+    check_rmsnorm_rope(t, heads, hd, static_cast<uint64_t>(7 * t + heads));
 #endif
 }
 
@@ -238,40 +244,8 @@ TEST(FusedInputCuda, RowGroupRuleKeepsEveryFusedFormBitIdentical) {
   check_layernorm(5, 3072, 1, 5, false, 21);   // two rows a block, one spare group
   check_layernorm(3, 28672, 2, 1, false, 22);  // past the row groups: one block per row, staged
   check_layernorm(6, 20, 0, 1, false, 23);     // five float4 a row, one warp
-  for (auto [t, heads, hd] : {std::tuple<int64_t, int64_t, int64_t>{7, 2, 14}, {3, 12, 128}, {2, 1, 30720}}) {
-    SCOPED_TRACE("T=" + std::to_string(t) + " heads=" + std::to_string(heads) + " hd=" + std::to_string(hd));
-    [[maybe_unused]] GpuScratch scratch;
-    Rng rng(300 + hd);
-    const int64_t d = heads * hd, half = hd / 2;
-    Tensor x = random_normal_f32({t, d}, rng, 0.2, 2.0);
-    Tensor w = random_normal_f32({d}, rng, 1.0, 0.2);
-    Tensor cos = Tensor::empty({t, half}, DType::F32), sin = Tensor::empty({t, half}, DType::F32);
-    for (int64_t i = 0; i < t * half; ++i) {
-      const double th = rng.uniform(-30, 30);
-      cos.data<float>()[i] = static_cast<float>(std::cos(th));
-      sin.data<float>()[i] = static_cast<float>(std::sin(th));
-    }
-    std::vector<double> ref(static_cast<size_t>(t * d));
-    for (int64_t r = 0; r < t; ++r) {
-      const float* row = x.data<float>() + r * d;
-      double sq = 0;
-      for (int64_t i = 0; i < d; ++i) sq += double(row[i]) * row[i];
-      const double rstd = 1.0 / std::sqrt(sq / d + 1e-6);
-      for (int64_t i = 0; i < d; i += 2) {
-        const int64_t p = (i % hd) / 2;
-        const double a = row[i] * rstd * w.data<float>()[i], b = row[i + 1] * rstd * w.data<float>()[i + 1];
-        const double c = cos.data<float>()[r * half + p], s = sin.data<float>()[r * half + p];
-        ref[r * d + i] = a * c - b * s;
-        ref[r * d + i + 1] = a * s + b * c;
-      }
-    }
-    Tensor fused = to_gpu(x), twice = to_gpu(x), wd = to_gpu(w), cd = to_gpu(cos), sd = to_gpu(sin);
-    ops::rmsnorm_rope(fused, wd, 1e-6f, heads, cd, sd);
-    ops::rmsnorm(twice, wd, 1e-6f);
-    ops::rope(twice, heads, cd, sd);
-    EXPECT_TRUE(same_bytes(fused, twice));
-    EXPECT_LT(rel_l2(to_cpu(fused), ref), 2e-6);
-  }
+  for (auto [t, heads, hd] : {std::tuple<int64_t, int64_t, int64_t>{7, 2, 14}, {3, 12, 128}, {2, 1, 30720}})
+    check_rmsnorm_rope(t, heads, hd, static_cast<uint64_t>(300 + hd));
   for (auto [t, f] : {std::pair<int64_t, int64_t>{7, 1536}, {2, 28672}}) {  // GELU: spare groups; one block a row
     SCOPED_TRACE("GELU T=" + std::to_string(t) + " F=" + std::to_string(f));
     [[maybe_unused]] GpuScratch scratch;
