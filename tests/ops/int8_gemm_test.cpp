@@ -44,6 +44,21 @@ std::vector<int64_t> reference_acc(const std::vector<float>& a, const Tensor& w,
   return acc;
 }
 
+// y[m, n] = the integer accumulations of codes a [m, k] against w through `kernel`, every scale 1 (poisoned first,
+// so an unwritten output shows).
+Tensor run_unit_scale(Int8Kernel kernel, const std::vector<float>& a, const Tensor& w, int64_t m) {
+  const int64_t n = w.dim(0), k = w.dim(1);
+  Int8GemmSpec spec;
+  spec.weight = w;
+  spec.col_scale.assign(n, 1.0f);
+  auto gemm = ops::cpu::make_int8_gemm(kernel, spec);
+  Int8ActBuffer b;
+  codes_to_buffer(a, m, k, kernel, b);
+  Tensor y = test_ops::poisoned_f32({m, n});
+  gemm->run(b.view(), nullptr, y.data<float>());
+  return y;
+}
+
 TEST(Int8Gemm, IntegerPartIsExact) {
   test_ops::Rand r(5);
   for (Int8Kernel kernel : available_kernels()) {
@@ -54,14 +69,7 @@ TEST(Int8Gemm, IntegerPartIsExact) {
           std::vector<float> a(static_cast<size_t>(m * k));
           for (float& v : a) v = static_cast<float>(r.integer(-128, 127));
           Tensor w = random_weight(n, k, r, -128, 127);
-          Int8GemmSpec spec;
-          spec.weight = w;
-          spec.col_scale.assign(n, 1.0f);
-          auto gemm = ops::cpu::make_int8_gemm(kernel, spec);
-          Int8ActBuffer b;
-          codes_to_buffer(a, m, k, kernel, b);
-          Tensor y = test_ops::poisoned_f32({m, n});
-          gemm->run(b.view(), nullptr, y.data<float>());
+          const Tensor y = run_unit_scale(kernel, a, w, m);
           // |acc| <= 1000 * 128 * 128 < 2^24: every sum is exactly representable, so y must equal it.
           const std::vector<int64_t> acc = reference_acc(a, w, m);
           for (int64_t i = 0; i < m * n; ++i)
@@ -82,14 +90,7 @@ TEST(Int8Gemm, ShapesSpanningSeveralTasksAndThreads) {
   const std::vector<int64_t> acc = reference_acc(a, w, m);
   for (Int8Kernel kernel : available_kernels()) {
     SCOPED_TRACE(ops::cpu::int8_kernel_name(kernel));
-    Int8GemmSpec spec;
-    spec.weight = w;
-    spec.col_scale.assign(n, 1.0f);
-    auto gemm = ops::cpu::make_int8_gemm(kernel, spec);
-    Int8ActBuffer b;
-    codes_to_buffer(a, m, k, kernel, b);
-    Tensor y = test_ops::poisoned_f32({m, n});
-    gemm->run(b.view(), nullptr, y.data<float>());
+    const Tensor y = run_unit_scale(kernel, a, w, m);
     for (int64_t i = 0; i < m * n; ++i) ASSERT_EQ(y.data<float>()[i], static_cast<float>(acc[i])) << "at " << i;
   }
 }
@@ -154,14 +155,7 @@ TEST(Int8Gemm, ExactWhenPartialSumsWrap) {
     for (int64_t i = 0; i < k; ++i) w.data<int8_t>()[c * k + i] = static_cast<int8_t>(c % 2 ? 127 : -128);
   for (Int8Kernel kernel : available_kernels()) {
     SCOPED_TRACE(ops::cpu::int8_kernel_name(kernel));
-    Int8GemmSpec spec;
-    spec.weight = w;
-    spec.col_scale.assign(n, 1.0f);
-    auto gemm = ops::cpu::make_int8_gemm(kernel, spec);
-    Int8ActBuffer b;
-    codes_to_buffer(a, m, k, kernel, b);
-    Tensor y = test_ops::poisoned_f32({m, n});
-    gemm->run(b.view(), nullptr, y.data<float>());
+    const Tensor y = run_unit_scale(kernel, a, w, m);
     for (int64_t t = 0; t < m; ++t)
       for (int64_t c = 0; c < n; ++c) {
         const int64_t acc = k * static_cast<int64_t>(a[t * k]) * (c % 2 ? 127 : -128);
