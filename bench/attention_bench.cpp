@@ -14,11 +14,14 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "qdit/core/tensor.h"
+#include "host_timing.h"
 #include "qdit/ops/ops.h"
 
 namespace {
 
 using namespace qdit;
+using qdit::bench::median;
+using qdit::bench::seconds;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 using dims = dnnl::memory::dims;
@@ -85,18 +88,6 @@ struct OneDnnAttention {
     stream.wait();
   }
 };
-
-template <typename F>
-double seconds(F&& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 void BM_QditAttention(benchmark::State& state) {
   Inputs in(state.range(0), state.range(1));

@@ -23,11 +23,14 @@
 #include "qdit/ops/cpu/act_quant.h"
 #include "qdit/ops/cpu/float_gemm.h"
 #include "qdit/ops/cpu/int8_gemm.h"
+#include "host_timing.h"
 #include "qdit/ops/ops.h"
 
 namespace {
 
 using namespace qdit;
+using qdit::bench::median;
+using qdit::bench::seconds;
 using namespace qdit::ops::cpu;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
@@ -158,18 +161,6 @@ struct QditF32 {
   }
   void run() { gemm->run(problem().x.data(), kM, y.data()); }
 };
-
-template <typename F>
-double seconds(F&& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 void BM_Int8Gemm(benchmark::State& state) {
   const auto kernel = static_cast<Int8Kernel>(state.range(0));
