@@ -39,6 +39,23 @@ void timed(benchmark::State& state, const std::function<void()>& fn, double flop
   state.SetLabel(cu::device_info().name);
 }
 
+// The W8A8_DYNAMIC GEMM of int8 activations a [T, K] (per-token scales st) and weights b [N, K] (per-channel
+// scales sw, bias) into y [T, N].
+cu::Int8Gemm dynamic_gemm(const Tensor& a, const Tensor& b, const Tensor& st, const Tensor& sw, const Tensor& bias,
+                          Tensor& y) {
+  cu::Int8Gemm g;
+  g.a = a.data<int8_t>();
+  g.b = b.data<int8_t>();
+  g.m = a.dim(0);
+  g.n = b.dim(0);
+  g.k = a.dim(1);
+  g.out = y.raw();
+  g.row_scale = st.data<float>();
+  g.col_scale = sw.data<float>();
+  g.bias = bias.data<float>();
+  return g;
+}
+
 void BM_W8A8DynamicLinear(benchmark::State& state) {
   int64_t t = state.range(0), n = state.range(1), k = state.range(2);
   cu::ArenaScope scope;
@@ -71,16 +88,7 @@ void BM_W8A8DynamicQuantGemm(benchmark::State& state) {
   Tensor w = rand_i8({n, k}, 1), sw = rand_f32({n}, 1e-4f, 1e-3f, 2), bias = rand_f32({n}, -1.0f, 1.0f, 3);
   Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32), xq = dev({t, k}, DType::I8),
          st = dev({t}, DType::F32);
-  cu::Int8Gemm g;
-  g.a = xq.data<int8_t>();
-  g.b = w.data<int8_t>();
-  g.m = t;
-  g.n = n;
-  g.k = k;
-  g.out = y.raw();
-  g.row_scale = st.data<float>();
-  g.col_scale = sw.data<float>();
-  g.bias = bias.data<float>();
+  const cu::Int8Gemm g = dynamic_gemm(xq, w, st, sw, bias, y);
   const auto kind = static_cast<cu::Int8Kernel>(kernel);
   timed(state, [&] {
     cu::quantize_per_token(x, -128, 127, xq, st);
@@ -96,16 +104,7 @@ void BM_Int8GemmOnly(benchmark::State& state) {
   Tensor a = rand_i8({t, k}, 5), b = rand_i8({n, k}, 6), st = rand_f32({t}, 1e-3f, 1e-2f, 7),
          sw = rand_f32({n}, 1e-4f, 1e-3f, 8), bias = rand_f32({n}, -1.0f, 1.0f, 9),
          y = dev({t, n}, bf16 ? DType::BF16 : DType::F32);
-  cu::Int8Gemm g;
-  g.a = a.data<int8_t>();
-  g.b = b.data<int8_t>();
-  g.m = t;
-  g.n = n;
-  g.k = k;
-  g.out = y.raw();
-  g.row_scale = st.data<float>();
-  g.col_scale = sw.data<float>();
-  g.bias = bias.data<float>();
+  cu::Int8Gemm g = dynamic_gemm(a, b, st, sw, bias, y);
   g.out_bf16 = bf16 != 0;
   const auto kind = static_cast<cu::Int8Kernel>(kernel);
   timed(state, [&] { cu::int8_gemm_with(g, cu::Int8Epilogue::Dynamic, kind); }, 2.0 * t * n * k,
