@@ -25,6 +25,9 @@ constexpr size_t kSmallChunk = size_t(64) << 20;
 constexpr size_t kOwnAllocation = size_t(1) << 20;
 constexpr size_t kPersistentChunk = size_t(16) << 20;
 
+// Every hand-out is a positive multiple of kAlign, so the next one starts aligned.
+size_t aligned_size(size_t bytes) { return std::max((bytes + kAlign - 1) / kAlign * kAlign, kAlign); }
+
 // One cudaMalloc or an out-of-memory error naming what was asked and what the device had left.
 void* device_malloc(size_t bytes, const char* pool, size_t held) {
   void* p = nullptr;
@@ -60,8 +63,7 @@ struct Arena {
   // next chunk can take it, every chunk from the first free one on is replaced by one big enough for the request
   // and at least as big as what it replaces, so the chunk list converges instead of growing by skipped chunks.
   void* take(size_t bytes) {
-    bytes = (bytes + kAlign - 1) / kAlign * kAlign;
-    if (bytes == 0) bytes = kAlign;
+    bytes = aligned_size(bytes);
     if (cur_chunk < chunks.size() && cur_offset + bytes > chunks[cur_chunk].size && cur_offset > 0 &&
         cur_chunk + 1 < chunks.size() && chunks[cur_chunk + 1].size >= bytes) {
       ++cur_chunk;
@@ -151,21 +153,20 @@ ArenaStats arena_stats() {
 
 void* persistent_alloc(size_t bytes) {
   stream();  // initialises the device before the first cudaMalloc
-  bytes = std::max((bytes + kAlign - 1) / kAlign * kAlign, kAlign);
+  bytes = aligned_size(bytes);
   Arena& a = arena();
   std::lock_guard<std::mutex> lock(a.mu);
-  static PersistentPool pool;
-  if (bytes >= kOwnAllocation) {
-    void* p = device_malloc(bytes, "persistent pool", a.fixed);
+  auto fixed_malloc = [&a](size_t n) {  // counted with the fixed buffers, outside the arena's chunks
+    void* p = device_malloc(n, "persistent pool", a.fixed);
     ++a.mallocs;
-    a.fixed += bytes;
+    a.fixed += n;
     return p;
-  }
+  };
+  static PersistentPool pool;
+  if (bytes >= kOwnAllocation) return fixed_malloc(bytes);
   if (pool.used + bytes > kPersistentChunk) {
-    pool.chunk = static_cast<char*>(device_malloc(kPersistentChunk, "persistent pool", a.fixed));
+    pool.chunk = static_cast<char*>(fixed_malloc(kPersistentChunk));
     pool.used = 0;
-    ++a.mallocs;
-    a.fixed += kPersistentChunk;
   }
   void* p = pool.chunk + pool.used;
   pool.used += bytes;
