@@ -79,28 +79,13 @@ note "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/card.txt"
 (nvcc --version | tail -2; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"; cmake --version | head -1; g++ --version | head -1; ldd --version | head -1) 2>&1 | tee -a "$OUT/card.txt"
 
-# ---- dependencies: Debian .debs unpacked into a private prefix -----------------------------------------------
-DEPS=/tmp/qdit-deps
-if ls .gpudeps/*.deb >/dev/null 2>&1; then
-  mkdir -p "$DEPS"
-  for f in .gpudeps/*.deb; do dpkg-deb -x "$f" "$DEPS" 2>/dev/null || dpkg -x "$f" "$DEPS"; done
-fi
-ARCHLIB=$DEPS/usr/lib/x86_64-linux-gnu
-NV=$(python3 -c "import nvidia; print(next(iter(nvidia.__path__)))" 2>/dev/null || true)
-NVLIBS=$(find "$NV" -maxdepth 3 -type d -name lib 2>/dev/null | tr '\n' ':')
-export LD_LIBRARY_PATH="$ARCHLIB:${NVLIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export PKG_CONFIG_SYSROOT_DIR=$DEPS
-export PKG_CONFIG_LIBDIR="$ARCHLIB/pkgconfig:$DEPS/usr/share/pkgconfig"
-PKGCONF=$(command -v pkg-config || echo "$DEPS/usr/bin/pkgconf")
+# ---- dependencies and library paths (bench/gpu/gpu_env.sh) ---------------------------------------------------
+. bench/gpu/gpu_env.sh
 
 # ---- build on this machine ---------------------------------------------------------------------------------
 BIN=""
 build() {
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DQDIT_CUDA=ON \
-    -DCMAKE_PREFIX_PATH="$DEPS/usr;$ARCHLIB/cmake" -DPKG_CONFIG_EXECUTABLE="$PKGCONF" \
-    -DGTest_DIR="$ARCHLIB/cmake/GTest" -Dbenchmark_DIR="$ARCHLIB/cmake/benchmark" -Ddnnl_DIR="$ARCHLIB/cmake/dnnl" \
-    -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" >"$OUT/configure.log" 2>&1 || {
-    tail -30 "$OUT/configure.log"; return 1; }
+  configure_gpu_build "$OUT/configure.log" || return 1
   timeout "$(left 200)" cmake --build build-gpu -j "$JOBS" --target test_ops test_forward test_bench qdit ops_cuda_bench fused_linear_bench \
     >"$OUT/build.log" 2>&1 || {
     grep -E "error|Error" "$OUT/build.log" | head -30; return 1; }

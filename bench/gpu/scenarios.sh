@@ -19,17 +19,7 @@ mkdir -p "$OUTD"
 BASELINES=${QDIT_BASELINES:-bench/baselines.json}
 RC=0
 
-DEPS=/tmp/qdit-deps
-if [ ! -d "$DEPS/usr" ] && ls .gpudeps/*.deb >/dev/null 2>&1; then
-  mkdir -p "$DEPS"
-  for f in .gpudeps/*.deb; do dpkg-deb -x "$f" "$DEPS" 2>/dev/null || dpkg -x "$f" "$DEPS"; done
-fi
-ARCHLIB=$DEPS/usr/lib/x86_64-linux-gnu
-NV=$(python3 -c "import nvidia; print(next(iter(nvidia.__path__)))" 2>/dev/null || true)
-NVLIBS=$(find "$NV" -maxdepth 3 -type d -name lib 2>/dev/null | tr '\n' ':')
-export LD_LIBRARY_PATH="$ARCHLIB:${NVLIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export PKG_CONFIG_SYSROOT_DIR=$DEPS PKG_CONFIG_LIBDIR="$ARCHLIB/pkgconfig:$DEPS/usr/share/pkgconfig"
-PKGCONF=$(command -v pkg-config || echo "$DEPS/usr/bin/pkgconf")
+. bench/gpu/gpu_env.sh  # .gpudeps unpacked, library paths, configure_gpu_build
 
 # QDIT_BENCH_PREBUILT=DIR: qdit, test_forward and test_bench built on the development machine (same nvcc 13,
 # sm_90a) and carried, so the run does not depend on the rest of the tree compiling at that moment; DIR/BUILD_INFO
@@ -40,11 +30,7 @@ if [ -n "$PRE" ] && [ -x "$PRE/qdit" ] && ! ldd "$PRE/qdit" "$PRE/test_forward" 
   echo "== scenarios: PREBUILT binaries from $PRE: $(cat "$PRE/BUILD_INFO" 2>/dev/null)"
   BIN=$PRE
 elif [ ! -f build-gpu/build.ninja ]; then
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DQDIT_CUDA=ON \
-    -DCMAKE_PREFIX_PATH="$DEPS/usr;$ARCHLIB/cmake" -DPKG_CONFIG_EXECUTABLE="$PKGCONF" \
-    -DGTest_DIR="$ARCHLIB/cmake/GTest" -Dbenchmark_DIR="$ARCHLIB/cmake/benchmark" -Ddnnl_DIR="$ARCHLIB/cmake/dnnl" \
-    -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" >"$OUTD/configure.log" 2>&1 ||
-    { tail -30 "$OUTD/configure.log"; exit 1; }
+  configure_gpu_build "$OUTD/configure.log" || exit 1
 fi
 t0=$SECONDS
 if [ "$BIN" = build-gpu ] && ! cmake --build build-gpu -j "$(nproc)" --target qdit test_forward test_bench >"$OUTD/build.log" 2>&1; then
