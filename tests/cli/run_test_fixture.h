@@ -19,6 +19,7 @@
 
 #include "qdit/io/safetensors.h"
 #include "qdit/models/wan/forward/wan_model.h"
+#include "util/diffusers_config.h"
 #include "util/test_util.h"
 
 namespace qdit::runtest {
@@ -173,22 +174,8 @@ inline wan::WanWeights write_component(const std::string& dir, const TinySpec& s
     bw.ffn_down = cb.add_linear({b + "ffn.net.2"}, D, c.ffn_dim, block_scheme);
     w.blocks.push_back(std::move(bw));
   }
-  const nlohmann::json config = {{"_class_name", "WanTransformer3DModel"},
-                                 {"num_attention_heads", s.heads},
-                                 {"attention_head_dim", s.dim / s.heads},
-                                 {"in_channels", s.in_channels},
-                                 {"out_channels", s.out_channels},
-                                 {"text_dim", s.text_dim},
-                                 {"freq_dim", 256},
-                                 {"ffn_dim", s.ffn},
-                                 {"num_layers", s.layers},
-                                 {"eps", 1e-6},
-                                 {"patch_size", {1, 2, 2}},
-                                 {"rope_max_seq_len", 1024},
-                                 {"qk_norm", "rms_norm_across_heads"},
-                                 {"cross_attn_norm", true},
-                                 {"image_dim", nullptr},
-                                 {"added_kv_proj_dim", nullptr}};
+  const nlohmann::json config = test::diffusers_config_json(
+      {s.dim, s.heads, s.in_channels, s.out_channels, s.text_dim, 256, s.ffn, s.layers});
   cb.write(dir, config, s.quantized);
   return w;
 }

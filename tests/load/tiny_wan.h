@@ -12,6 +12,7 @@
 
 #include "qdit/core/half.h"
 #include "qdit/io/safetensors.h"
+#include "util/diffusers_config.h"
 #include "util/test_util.h"
 
 namespace qdit::test {
@@ -240,22 +241,7 @@ struct TinyCheckpoint {
       return {{"_class_name", "WanModel"}, {"dim", d.D},       {"ffn_dim", d.F},     {"num_heads", d.heads},
               {"num_layers", d.layers},   {"in_dim", d.Cin},  {"out_dim", d.Cout},  {"text_len", 512},
               {"freq_dim", d.freq},       {"eps", 1e-6},      {"model_type", "t2v"}, {"text_dim", d.text}};
-    return {{"_class_name", "WanTransformer3DModel"},
-            {"num_attention_heads", d.heads},
-            {"attention_head_dim", d.D / d.heads},
-            {"in_channels", d.Cin},
-            {"out_channels", d.Cout},
-            {"text_dim", d.text},
-            {"freq_dim", d.freq},
-            {"ffn_dim", d.F},
-            {"num_layers", d.layers},
-            {"eps", 1e-6},
-            {"patch_size", {1, 2, 2}},
-            {"rope_max_seq_len", 1024},
-            {"qk_norm", "rms_norm_across_heads"},
-            {"cross_attn_norm", true},
-            {"image_dim", nullptr},
-            {"added_kv_proj_dim", nullptr}};
+    return test::diffusers_config_json({d.D, d.heads, d.Cin, d.Cout, d.text, d.freq, d.F, d.layers});
   }
 
   nlohmann::json description_json() const {
