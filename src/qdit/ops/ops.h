@@ -133,8 +133,8 @@ void rmsnorm(Tensor& x, const Tensor& w, float eps);
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
 
 // rmsnorm(x, w, eps) then rope(x, heads, cos, sin), the order Wan applies to q and k, in one pass over memory:
-// the CPU backend while a row is in L1, the CUDA backend in one kernel (one block per row), bit-identical to
-// the two CUDA ops run one after the other.
+// the CPU backend while a row is in L1, the CUDA backend in one kernel (ops/cuda/rmsnorm_rope.cu),
+// bit-identical to the two CUDA ops run one after the other.
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
 
 // out[Lq, H*hd] = softmax(q k^T * scale) v per head; q [Lq, H*hd], k/v [Lk, H*hd]. Never materialises Lq x Lk.
