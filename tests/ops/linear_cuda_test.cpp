@@ -8,6 +8,7 @@
 
 #include <cfloat>
 
+#include "ops/cuda_layers.h"
 #include "ops/cuda_test_util.h"
 #include "util/test_util.h"
 #ifdef QDIT_WITH_CUDA
@@ -24,12 +25,6 @@ struct Shape3 {
 // width of Wan 14B (deep accumulation).
 // K = 50 is not a multiple of 4 either (the two-pass quantization kernel).
 const Shape3 kShapes[] = {{200, 264, 320}, {33, 40, 100}, {64, 72, 13824}, {1, 8, 64}, {5, 24, 50}};
-
-Tensor random_int8(const Shape& s, Rng& rng, int lo, int hi) {
-  Tensor t = Tensor::empty(s, DType::I8);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<int8_t>()[i] = static_cast<int8_t>(rng.integer(lo, hi));
-  return t;
-}
 
 QuantLinear layer_to_gpu(const QuantLinear& h) {
   QuantLinear d = h;

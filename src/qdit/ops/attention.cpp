@@ -10,18 +10,36 @@
 
 namespace qdit::ops {
 
+DType attention_io_dtype(Device device, Precision p, int64_t head_dim) {
+  if (device != Device::CUDA) return DType::F32;
+#ifdef QDIT_WITH_CUDA
+  return cuda::attention_io_dtype(p, head_dim);
+#else
+  (void)p;
+  (void)head_dim;
+  fail_no_cuda("attention");
+#endif
+}
+
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p) {
   const Device device = common_device("attention", {{"q", &q}, {"k", &k}, {"v", &v}, {"out", &out}});
   const int64_t width = q.ndim() == 2 ? q.dim(1) : -1;
-  const int64_t lq = require_f32_matrix(q, width, "attention", "q");
-  const int64_t lk = require_f32_matrix(k, width, "attention", "k");
-  require_f32(v, k.shape(), "attention", "v");
-  require_f32(out, q.shape(), "attention", "out");
+  const int64_t lq = require_activation_matrix(q, width, device, p, "attention", "q");
+  const int64_t lk = require_activation_matrix(k, width, device, p, "attention", "k");
+  if (require_activation_matrix(v, width, device, p, "attention", "v") != lk)
+    fail_internal("attention: v and k differ in length", expected_found(shape_str(k.shape()), shape_str(v.shape())));
+  if (require_activation_matrix(out, width, device, p, "attention", "out") != lq)
+    fail_internal("attention: out and q differ in length", expected_found(shape_str(q.shape()), shape_str(out.shape())));
   if (heads < 1 || width % heads != 0)
     fail_internal("attention: the row does not split into heads",
                   expected_found("width divisible by heads",
                    "width " + std::to_string(width) + ", heads " + std::to_string(heads)));
+  const bool any_bf16 = q.dtype() == DType::BF16 || k.dtype() == DType::BF16 || v.dtype() == DType::BF16 ||
+                        out.dtype() == DType::BF16;
+  if (any_bf16 && attention_io_dtype(device, p, width / heads) != DType::BF16)
+    fail_internal("attention: BF16 tensors given where the kernel takes F32 (attention_io_dtype)",
+                  expected_found("F32 q, k, v, out", "a BF16 tensor, head_dim " + std::to_string(width / heads)));
   if (lk < 1) fail_internal("attention: no keys", expected_found("at least one key", "0"));
   if (out.raw() == q.raw() || out.raw() == k.raw() || out.raw() == v.raw())
     fail_internal("attention: out must not alias q, k or v", expected_found("distinct buffers"));

@@ -64,6 +64,30 @@ int64_t require_f32_matrix(const Tensor& t, int64_t cols, const char* op, const 
   return t.dim(0);
 }
 
+int64_t require_activation_matrix(const Tensor& t, int64_t cols, Device device, Precision p, const char* op,
+                                  const char* arg) {
+  require_defined(t, op, arg);
+  const bool bf16_ok = device == Device::CUDA && p == Precision::BF16;
+  if (t.dtype() != DType::F32 && !(t.dtype() == DType::BF16 && bf16_ok))
+    fail_internal(where(op, arg) + " has the wrong dtype",
+                  expected_found(bf16_ok ? "F32 or BF16" : "F32 (BF16 only on CUDA at BF16 precision)",
+                                 std::string(dtype_name(t.dtype()))));
+  if (t.ndim() != 2 || (cols >= 0 && t.dim(1) != cols))
+    fail_internal(where(op, arg) + " has the wrong shape",
+                  expected_found("[tokens, " + (cols >= 0 ? std::to_string(cols) : std::string("features")) + "]",
+                                 shape_str(t.shape())));
+  return t.dim(0);
+}
+
+void require_row_output(const Tensor& x, const Tensor& out, Device device, const char* op) {
+  require_defined(out, op, "out");
+  if (out.dtype() != DType::F32 && !(out.dtype() == DType::BF16 && device == Device::CUDA))
+    fail_internal(where(op, "out") + " has the wrong dtype",
+                  expected_found(device == Device::CUDA ? "F32 or BF16" : "F32 (BF16 only on CUDA)",
+                                 std::string(dtype_name(out.dtype()))));
+  require_shape(out, x.shape(), op, "out");
+}
+
 int64_t require_group_table(const Tensor& t, int64_t tokens, int64_t d, const char* op, const char* arg) {
   require_defined(t, op, arg);
   require_dtype(t, DType::F32, op, arg);

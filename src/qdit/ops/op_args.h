@@ -31,6 +31,15 @@ void require_shape(const Tensor& t, const Shape& s, const char* op, const char* 
 void require_f32(const Tensor& t, const Shape& s, const char* op, const char* arg);
 // Defined, F32, 2-D [rows, cols] (cols < 0: any width); returns rows.
 int64_t require_f32_matrix(const Tensor& t, int64_t cols, const char* op, const char* arg);
+// Activations that may be BF16 (attention inputs/outputs, a linear's output feeding them, the attention output
+// feeding its projection): F32 on every device, or BF16 on CUDA at BF16 precision (a bf16 kernel would round them
+// anyway, so the copy in bf16 carries the same values). 2-D [rows, cols] (cols < 0: any width); returns rows.
+int64_t require_activation_matrix(const Tensor& t, int64_t cols, Device device, Precision p, const char* op,
+                                  const char* arg);
+// The output of a row op (rmsnorm, rmsnorm_rope) next to its F32 input x: x's shape, F32 (x itself for in place),
+// or BF16 on CUDA (the values rounded to nearest even).
+void require_row_output(const Tensor& x, const Tensor& out, Device device, const char* op);
+
 // A per-token-group table [G, D] for `tokens` tokens: G divides tokens. Returns tokens per group.
 int64_t require_group_table(const Tensor& t, int64_t tokens, int64_t d, const char* op, const char* arg);
 

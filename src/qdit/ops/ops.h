@@ -63,7 +63,9 @@ void release_prepared_linears();
 //   W8A8_DYNAMIC, W4A4_DYNAMIC, W4A8_DYNAMIC: acc * s_w[n] * s_t + b, s_t = max(max|x_t| / qmax, FLT_EPSILON)
 //   W8A16:        x ((W_q - z) * s)^T + b  (dequantized in fp32 as ((float)W_q - z) * s; BF16 precision rounds
 //                 x and that weight to bf16)
-// y must be preallocated F32 [T,N] and must not alias x. The CPU epilogues evaluate left to right in fp32:
+// y must be preallocated F32 [T,N] and must not alias x. On CUDA at BF16 precision x and y may also be BF16: a
+// BF16 x is consumed as its (exactly widened) values; a BF16 y holds the F32 result rounded to nearest even, the
+// values a bf16 consumer (attention's v) would make of it, without a conversion pass. The CPU epilogues evaluate left to right in fp32:
 // (float)(acc + quant_bias) * deq_scale, and ((float)acc * s_w[n]) * s_t + b (ops/cpu/int8_gemm.h).
 // The CPU int8 kernel is chosen once per process (AMX, else VNNI, else portable; QDIT_INT8_KERNEL overrides);
 // all kernels give the same integers.
@@ -119,6 +121,12 @@ void gelu_tanh(const Tensor& x, LinearInput& out);
 // other than linear_input_spec(w, p, device) is an Internal error naming the layer and both forms.
 void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
 
+// gelu_tanh(linear(x)) in out's form (ffn.up feeding ffn.down), bit-identical to ops::linear into F32 followed by
+// ops::gelu_tanh(y, out). On CUDA an int8 layer with an F32 or BF16 output form applies the GELU in the GEMM's
+// epilogue, so the F32 hidden activations never reach memory; other layers and forms (a per-token int8 form needs
+// the whole row) take the two steps through scratch.
+void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p);
+
 // out[t,:] = LN(x[t,:]) * (1 + scale) + shift, LN without affine, eps; (scale/shift from `mod`, may be undefined
 // tensors for a plain LN). If weight/bias are defined (F32 [D]) the affine LN is applied instead of modulation
 // (giving both is an error; bias alone is an error). `out` may be `x`.
@@ -127,6 +135,8 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
 
 // In place: x[t,:] = x[t,:] / sqrt(mean(x[t,:]^2) + eps) * w, mean over the full row (all heads).
 void rmsnorm(Tensor& x, const Tensor& w, float eps);
+// The same into `out`: x itself, another F32 tensor, or (CUDA) BF16, the values rounded to nearest even.
+void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out);
 
 // In place rotary embedding on x viewed as [T, heads, head_dim] with interleaved pairs (2p, 2p+1).
 // cos/sin are F32 [T, head_dim/2] tables (built once per grid by wan code in float64, cast to fp32).
@@ -136,6 +146,10 @@ void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
 // the CPU backend while a row is in L1, the CUDA backend in one kernel (ops/cuda/rmsnorm_rope.cu),
 // bit-identical to the two CUDA ops run one after the other.
 void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
+// The same into `out`: x itself, another F32 tensor, or (CUDA) BF16, the values rounded to nearest even (the
+// bf16 q/k attention_io_dtype asks for, without a conversion pass).
+void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin,
+                  Tensor& out);
 
 // out[Lq, H*hd] = softmax(q k^T * scale) v per head; q [Lq, H*hd], k/v [Lk, H*hd]. Never materialises Lq x Lk.
 // BF16 precision rounds q, k, v to bf16 (fp32 scores, softmax and accumulation). On CUDA with head_dim 64 or 128
@@ -143,8 +157,13 @@ void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Te
 // fp32): that runs cuDNN 9's fused SDPA, whose output is also bf16 before it is widened to fp32, or with
 // QDIT_ATTENTION=own our flash kernel. Other head dims run an fp32 kernel on the rounded inputs (P unrounded).
 // The rule and the switch: ops/cuda/attention_cudnn.h. FP32 precision is fp32 throughout on every device.
+// q, k, v and out are F32, or BF16 exactly where attention_io_dtype says so (each tensor either way).
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p);
+// The dtype in which ops::attention on `device` at `p` takes q/k/v and gives out without a conversion pass: BF16
+// where the GPU runs cuDNN's SDPA (its operands and output are bf16 anyway, so bf16 tensors carry the same
+// values), F32 everywhere else. Model code sizes its attention buffers by it.
+DType attention_io_dtype(Device device, Precision p, int64_t head_dim);
 
 // In place activations.
 void gelu_tanh(Tensor& x);

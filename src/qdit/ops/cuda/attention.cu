@@ -298,20 +298,24 @@ void launch_f32(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads
   QDIT_CUDA_LAUNCH_CHECK("attention_f32_kernel");
 }
 
-// Checks the arguments every attention kernel shares; returns head_dim.
-int64_t check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, Tensor& out) {
+// Checks the arguments every attention kernel shares; returns head_dim. BF16 tensors only for cuDNN's SDPA
+// (bf16_ok), which reads and writes bf16 itself; our kernels take F32.
+int64_t check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, Tensor& out,
+                             bool bf16_ok = false) {
   const char* op = "attention (CUDA)";
-  const Tensor* inputs[3] = {&q, &k, &v};
-  const char* names[3] = {"q", "k", "v"};
-  for (int i = 0; i < 3; ++i) {
-    require_device(*inputs[i], op, names[i]);
-    require_dtype(*inputs[i], DType::F32, op, names[i]);
-    require_2d(*inputs[i], op, names[i]);
+  const Tensor* tensors[4] = {&q, &k, &v, &out};
+  const char* names[4] = {"q", "k", "v", "out"};
+  for (int i = 0; i < 4; ++i) {
+    require_device(*tensors[i], op, names[i]);
+    if (tensors[i]->dtype() != DType::F32 && !(bf16_ok && tensors[i]->dtype() == DType::BF16))
+      fail_internal(std::string(op) + ": '" + names[i] + "' has the wrong dtype for this kernel",
+                    err_ctx(bf16_ok ? "F32 or BF16" : "F32", std::string(dtype_name(tensors[i]->dtype()))));
+    require_2d(*tensors[i], op, names[i]);
   }
   int64_t lq = q.dim(0), width = q.dim(1), lk = k.dim(0);
   require_shape(k, {lk, width}, op, "k");
   require_shape(v, {lk, width}, op, "v");
-  require_f32(out, {lq, width}, op, "out");
+  require_shape(out, {lq, width}, op, "out");
   if (heads <= 0 || width % heads != 0)
     fail_internal("attention (CUDA): features do not split into heads",
                   err_ctx("features divisible by heads", std::to_string(width) + " features, " + std::to_string(heads) + " heads"));
@@ -326,16 +330,20 @@ int64_t check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v, 
   return hd;
 }
 
-// cuDNN's SDPA on bf16 copies of q, k, v; its bf16 output is widened into `out`.
+// cuDNN's SDPA on bf16 q, k, v: BF16 tensors as they are, F32 ones through bf16 copies; its bf16 output goes
+// straight into a BF16 `out` or is widened into an F32 one.
 void run_cudnn_sdpa(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out) {
   int64_t lq = q.dim(0), lk = k.dim(0), hd = q.dim(1) / heads;
-  Tensor qb = empty(q.shape(), DType::BF16), kb = empty(k.shape(), DType::BF16), vb = empty(v.shape(), DType::BF16);
-  Tensor ob = empty(out.shape(), DType::BF16);
-  convert(q, qb);
-  convert(k, kb);
-  convert(v, vb);
+  auto as_bf16 = [](const Tensor& t) {
+    if (t.dtype() == DType::BF16) return t;
+    Tensor b = empty(t.shape(), DType::BF16);
+    convert(t, b);
+    return b;
+  };
+  const Tensor qb = as_bf16(q), kb = as_bf16(k), vb = as_bf16(v);
+  Tensor ob = out.dtype() == DType::BF16 ? out : empty(out.shape(), DType::BF16);
   cudnn_sdpa_bf16(qb.raw(), kb.raw(), vb.raw(), ob.raw(), lq, lk, heads, hd, scale);
-  convert(ob, out);
+  if (ob.raw() != out.raw()) convert(ob, out);
 }
 
 }  // namespace
@@ -361,16 +369,20 @@ AttentionKernel attention_kernel_for(Precision p, int64_t head_dim) {
   return AttentionKernel::CudnnSdpa;
 }
 
+DType attention_io_dtype(Precision p, int64_t head_dim) {
+  return attention_kernel_for(p, head_dim) == AttentionKernel::CudnnSdpa ? DType::BF16 : DType::F32;
+}
+
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p) {
-  int64_t hd = check_attention_args(q, k, v, heads, out);
+  int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   attention_with(q, k, v, heads, scale, out, p, attention_kernel_for(p, hd), kDefaultFlashWarps);
 }
 
 void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                     Precision p, AttentionKernel kernel, int flash_warps) {
   if (kernel == AttentionKernel::Own) return attention_variant(q, k, v, heads, scale, out, p, flash_warps);
-  int64_t hd = check_attention_args(q, k, v, heads, out);
+  int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   if (p != Precision::BF16 || !cudnn_sdpa_supports(hd))
     fail_internal("attention (CUDA): cuDNN SDPA asked for a shape it does not take",
                   err_ctx("BF16 precision and head_dim % 8 == 0, <= 128",

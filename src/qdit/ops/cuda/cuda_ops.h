@@ -12,16 +12,19 @@ void copy(const Tensor& src, Tensor& dst);  // any of host->device, device->host
 void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p);
 void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
                Tensor& out);
-void rmsnorm(Tensor& x, const Tensor& w, float eps);
+void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out);
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
-void rmsnorm_rope(Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin);
+void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin,
+                  Tensor& out);
 // The LinearInput forms (ops.h); arguments already checked by the dispatchers.
 void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
                LinearInput& out);
 void gelu_tanh(const Tensor& x, LinearInput& out);
 void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
+void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p);
+DType attention_io_dtype(Precision p, int64_t head_dim);
 void gelu_tanh(Tensor& x);
 void gelu_erf(Tensor& x);
 void silu(Tensor& x);

@@ -7,6 +7,7 @@
 
 #include "qdit/ops/cuda/internal.h"
 #include "qdit/ops/cuda/mma.cuh"
+#include "qdit/ops/cuda/row_math.cuh"
 
 namespace qdit::ops::cuda {
 
@@ -67,6 +68,10 @@ __device__ __forceinline__ void store_col_pair(const Int8Gemm& g, int64_t row, i
     const bool has_bias = g.bias != nullptr;
     float v0 = dequant<E>(a0, c.s0, c.b0, c.o0, row_scale, has_bias);
     float v1 = dequant<E>(a1, c.s1, c.b1, c.o1, row_scale, has_bias);
+    if (g.gelu) {  // uniform across the kernel
+      v0 = gelu_tanh_value(v0);
+      v1 = gelu_tanh_value(v1);
+    }
     if (g.out_bf16) {
       __nv_bfloat16* o = static_cast<__nv_bfloat16*>(g.out) + i;
       if (vec) {

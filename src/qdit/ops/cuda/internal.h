@@ -18,19 +18,20 @@ void convert(const Tensor& src, Tensor& dst);
 void round_to_bf16(const Tensor& src, Tensor& dst);
 
 // Per-token symmetric quantization: s[t] = max(max_k |x[t,k]| / qmax, FLT_EPSILON),
-// xq[t,k] = clamp(rne(x[t,k] / s[t]), qmin, qmax). x F32 [T,K] -> xq I8 [T,K], s F32 [T].
+// xq[t,k] = clamp(rne(x[t,k] / s[t]), qmin, qmax). x F32 or BF16 [T,K] -> xq I8 [T,K], s F32 [T].
 void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor& s);
-// Static asymmetric quantization: xq = sat8(rne(x / scale + offset)).
+// Static asymmetric quantization: xq = sat8(rne(x / scale + offset)); x F32 or BF16.
 void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq);
-// x (F32 [T,K]) into `out`'s form by the stand-alone passes above (F32: a copy unless out.values is x; BF16:
-// convert). The unfused reference of the producers, and what linear(const Tensor&, ...) does on every call.
+// x (F32 or BF16 [T,K]) into `out`'s form by the stand-alone passes above (F32, BF16: a conversion, or a copy
+// unless out.values is x). The unfused reference of the producers, and what linear(const Tensor&, ...) does on every call.
 void to_linear_input(const Tensor& x, LinearInput& out);
 
 // acc[t,n] = sum_k a[t,k] * b[n,k] over int8 inputs, exact int32. The epilogue decides what is stored:
 //   StoreS32: out I32 = acc                                  (tests: the integer part alone)
 //   Dynamic:  out = acc * col_scale[n] * row_scale[t] + bias[n]   (bias may be null)
 //   Static:   out = (acc + col_offset[n]) * col_scale[n]
-// Dynamic and Static store F32, or BF16 (rounded to nearest even) when out_bf16 is set.
+// Dynamic and Static store F32, or BF16 (rounded to nearest even) when out_bf16 is set; with gelu set, the value
+// stored is gelu_tanh_value(out) (row_math.cuh, the GELU kernels' function), rounded likewise.
 enum class Int8Epilogue { StoreS32, Dynamic, Static };
 struct Int8Gemm {
   const int8_t* a = nullptr;  // [M, K] activations
@@ -42,6 +43,7 @@ struct Int8Gemm {
   const float* bias = nullptr;
   const int32_t* col_offset = nullptr;
   bool out_bf16 = false;
+  bool gelu = false;  // Dynamic/Static: store gelu_tanh_value(out) (ffn.up feeding ffn.down, ops::linear_gelu)
 };
 
 // The int8 GEMM kernels. Which one runs is a fixed rule on the operands (int8_gemm_path), never a fallback

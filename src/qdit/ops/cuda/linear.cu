@@ -113,26 +113,39 @@ Int8Gemm int8_operands(const LinearInput& x, const QuantLinear& w, int64_t t, Te
   g.n = w.out_features;
   g.k = w.in_features;
   g.out = y.raw();
+  g.out_bf16 = y.dtype() == DType::BF16;
   return g;
 }
 
-// The GEMM of layer w on an input already in the form linear_input_spec(w, p, CUDA) names.
-void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) {
+// y of a cuBLASLt GEMM (F32 output only): y itself, or F32 scratch that finish_float_output rounds into a BF16 y.
+Tensor float_gemm_output(Tensor& y) { return y.dtype() == DType::F32 ? y : empty(y.shape(), DType::F32); }
+void finish_float_output(const Tensor& y32, Tensor& y) {
+  if (y32.raw() != y.raw()) convert(y32, y);
+}
+
+// The GEMM of layer w on an input already in the form linear_input_spec(w, p, CUDA) names. y is F32, or BF16:
+// the F32 result rounded to nearest even (the int8 epilogue rounds in registers; the float GEMMs through scratch).
+// With `gelu` the stored value is gelu_tanh_value of it (int8 schemes only: the epilogue applies it).
+void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p, bool gelu = false) {
   const int64_t t = x.values.dim(0), k = w.in_features, n = w.out_features;
   switch (w.scheme) {
-    case SchemeId::Float:
-      gemm_lt(x.values, gemm_weight(w.weight, p == Precision::FP32 ? DType::F32 : DType::BF16), w.bias, y);
-      return;
+    case SchemeId::Float: {
+      Tensor y32 = float_gemm_output(y);
+      gemm_lt(x.values, gemm_weight(w.weight, p == Precision::FP32 ? DType::F32 : DType::BF16), w.bias, y32);
+      return finish_float_output(y32, y);
+    }
     case SchemeId::W8A16: {
       Tensor deq = empty({n, k}, p == Precision::FP32 ? DType::F32 : DType::BF16);
       dequantize_w8a16(w, deq);
-      gemm_lt(x.values, deq, w.bias, y);
-      return;
+      Tensor y32 = float_gemm_output(y);
+      gemm_lt(x.values, deq, w.bias, y32);
+      return finish_float_output(y32, y);
     }
     case SchemeId::W8A8: {
       Int8Gemm g = int8_operands(x, w, t, y);
       g.col_scale = w.deq_scale.data<float>();
       g.col_offset = w.quant_bias.data<int32_t>();
+      g.gelu = gelu;
       int8_gemm(g, Int8Epilogue::Static);
       return;
     }
@@ -143,6 +156,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
       g.row_scale = x.token_scale.data<float>();
       g.col_scale = w.weight_scale.data<float>();
       g.bias = w.bias.defined() ? w.bias.data<float>() : nullptr;
+      g.gelu = gelu;
       int8_gemm(g, Int8Epilogue::Dynamic);
       return;
     }
@@ -150,24 +164,36 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
   fail_internal("linear (CUDA): unknown scheme", err_ctx("", std::to_string(static_cast<int>(w.scheme))));
 }
 
+// y F32 [t, n], or BF16 at BF16 precision (a bf16 consumer's copy: attention's v).
+void require_output(const Tensor& y, int64_t t, int64_t n, Precision p, const char* op) {
+  require_device(y, op, "y");
+  require_shape(y, {t, n}, op, "y");
+  if (y.dtype() != DType::F32 && !(y.dtype() == DType::BF16 && p == Precision::BF16))
+    fail_internal("linear (CUDA): y must be F32 (or BF16 at BF16 precision)",
+                  err_ctx("F32, or BF16 at BF16 precision", std::string(dtype_name(y.dtype()))));
+}
+
 }  // namespace
 
 void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
   const char* op = "linear (CUDA)";
   require_device(x, op, "x");
-  require_dtype(x, DType::F32, op, "x");
+  if (x.dtype() != DType::F32 && !(x.dtype() == DType::BF16 && p == Precision::BF16))
+    fail_internal("linear (CUDA): x must be F32 (or BF16 at BF16 precision)",
+                  err_ctx("F32, or BF16 at BF16 precision", std::string(dtype_name(x.dtype()))));
   require_2d(x, op, "x");
   const int64_t t = x.dim(0), k = w.in_features, n = w.out_features;
   if (x.dim(1) != k)
     fail_internal("linear (CUDA): input width does not match the layer",
                   err_ctx(std::to_string(k) + " features", shape_str(x.shape()), scheme_name(w.scheme)));
-  require_f32(y, {t, n}, op, "y");
+  require_output(y, t, n, p, op);
   require_layer(w);
   ArenaScope scratch;
-  // The unfused path: this call's own conversion/quantization pass, then the same GEMM as the fused inputs.
+  // The unfused path: this call's own conversion/quantization pass, then the same GEMM as the fused inputs. A
+  // BF16 x is already the BF16 form (and widens exactly for the quantizers).
   const LinearInputSpec spec = linear_input_spec(w, p, Device::CUDA);
   LinearInput in;
-  if (spec.form == LinearInputForm::F32) {
+  if (spec.form == LinearInputForm::F32 || (spec.form == LinearInputForm::BF16 && x.dtype() == DType::BF16)) {
     in.spec = spec;
     in.values = x;
   } else {
@@ -184,10 +210,31 @@ void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) 
   if (x.values.dim(1) != w.in_features)
     fail_internal("linear (CUDA): input width does not match the layer",
                   err_ctx(std::to_string(w.in_features) + " features", shape_str(x.values.shape()), scheme_name(w.scheme)));
-  require_f32(y, {x.values.dim(0), w.out_features}, op, "y");
+  require_output(y, x.values.dim(0), w.out_features, p, op);
   require_layer(w);
   ArenaScope scratch;  // W8A16's dequantized weight, converted Float weights
   gemm_from_input(x, w, y, p);
+}
+
+void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p) {
+  const char* op = "linear_gelu (CUDA)";
+  require_device(x.values, op, "x.values");
+  require_2d(x.values, op, "x.values");
+  const int64_t t = x.values.dim(0), n = w.out_features;
+  require_layer(w);
+  ArenaScope scratch;
+  const bool int8_scheme = w.scheme != SchemeId::Float && w.scheme != SchemeId::W8A16;
+  if (int8_scheme && (out.spec.form == LinearInputForm::F32 || out.spec.form == LinearInputForm::BF16)) {
+    // gelu_tanh_value on the fp32 epilogue value, then the output's rounding: the bytes gelu_tanh(F32 y, out)
+    // would write, without the F32 hidden activations ever reaching memory.
+    require_output(out.values, t, n, p, op);
+    return gemm_from_input(x, w, out.values, p, /*gelu=*/true);
+  }
+  // A float layer (cuBLASLt has no epilogue with our GELU) or an int8 form for the next layer (a per-token scale
+  // needs the whole row): the GEMM into F32 scratch, then the GELU producer. Same values, one more pass.
+  Tensor y = empty({t, n}, DType::F32);
+  gemm_from_input(x, w, y, p);
+  cuda::gelu_tanh(y, out);  // qualified: ADL on LinearInput would also find ops::gelu_tanh
 }
 
 }  // namespace qdit::ops::cuda

@@ -3,6 +3,10 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include <cuda_bf16.h>
 
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
@@ -16,34 +20,48 @@ namespace qdit::ops::cuda {
 
 namespace {
 
-__global__ void per_token_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
+// The activations arrive as F32 or as BF16 (an attention output feeding its projection); a BF16 value widens to
+// fp32 exactly, so quantizing it gives the bytes the same value stored as F32 would.
+__device__ __forceinline__ float widen(float v) { return v; }
+__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float4 load4(const float* row, int64_t i) { return reinterpret_cast<const float4*>(row)[i]; }
+__device__ __forceinline__ float4 load4(const __nv_bfloat16* row, int64_t i) {
+  const uint2 u = reinterpret_cast<const uint2*>(row)[i];
+  const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+  const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
+template <typename T>
+__global__ void per_token_kernel(const T* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
                                  int64_t k, float qmin, float qmax) {
   __shared__ float scratch[32];
   int64_t t = blockIdx.x;
-  const float* row = x + t * k;
+  const T* row = x + t * k;
   float m = 0.0f;
-  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) m = fmaxf(m, fabsf(row[i]));
+  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) m = fmaxf(m, fabsf(widen(row[i])));
   m = block_max(m, scratch);
   float scale = per_token_scale(m, qmax), inv = __frcp_rn(scale);
   if (threadIdx.x == 0) s[t] = scale;
   int8_t* out = xq + t * k;
-  for (int64_t i = threadIdx.x; i < k; i += blockDim.x) out[i] = quantize_by_reciprocal(row[i], scale, inv, qmin, qmax);
+  for (int64_t i = threadIdx.x; i < k; i += blockDim.x)
+    out[i] = quantize_by_reciprocal(widen(row[i]), scale, inv, qmin, qmax);
 }
 
 // The same function in one read of the row: each thread keeps up to V float4 of it in registers between the
 // absmax reduction and the rounding (the plain kernel above reads the row twice). Needs K % 4 == 0.
-template <int V>
-__global__ void per_token_vec_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
+template <int V, typename T>
+__global__ void per_token_vec_kernel(const T* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,
                                      int64_t k, float qmin, float qmax) {
   __shared__ float scratch[32];
   const int64_t t = blockIdx.x, k4 = k / 4;
-  const float4* row = reinterpret_cast<const float4*>(x + t * k);
+  const T* row = x + t * k;
   float4 v[V];
   float m = 0.0f;
 #pragma unroll
   for (int j = 0; j < V; ++j) {
     int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
-    v[j] = i < k4 ? row[i] : make_float4(0.f, 0.f, 0.f, 0.f);
+    v[j] = i < k4 ? load4(row, i) : make_float4(0.f, 0.f, 0.f, 0.f);
     m = fmaxf(m, fmaxf(fmaxf(fabsf(v[j].x), fabsf(v[j].y)), fmaxf(fabsf(v[j].z), fabsf(v[j].w))));
   }
   m = block_max(m, scratch);
@@ -61,10 +79,19 @@ __global__ void per_token_vec_kernel(const float* __restrict__ x, int8_t* __rest
   }
 }
 
-__global__ void static_kernel(const float* __restrict__ x, int8_t* __restrict__ xq, int64_t n, float scale,
+template <typename T>
+__global__ void static_kernel(const T* __restrict__ x, int8_t* __restrict__ xq, int64_t n, float scale,
                               float offset) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    xq[i] = quantize_static_value(x[i], scale, offset);
+    xq[i] = quantize_static_value(widen(x[i]), scale, offset);
+}
+
+// x as F32 or BF16 (the only activation dtypes); `f` is called with a typed device pointer.
+template <typename F>
+void with_activation_type(const Tensor& x, const char* op, F&& f) {
+  if (x.dtype() == DType::F32) return f(x.data<float>());
+  if (x.dtype() == DType::BF16) return f(static_cast<const __nv_bfloat16*>(x.raw()));
+  fail_internal(std::string(op) + ": x must be F32 or BF16", err_ctx("F32 or BF16", std::string(dtype_name(x.dtype()))));
 }
 
 }  // namespace
@@ -72,7 +99,6 @@ __global__ void static_kernel(const float* __restrict__ x, int8_t* __restrict__ 
 void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor& s) {
   const char* op = "quantize_per_token (CUDA)";
   require_device(x, op, "x");
-  require_dtype(x, DType::F32, op, "x");
   require_2d(x, op, "x");
   require_device(xq, op, "xq");
   require_dtype(xq, DType::I8, op, "xq");
@@ -82,26 +108,28 @@ void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor&
   if (x.dim(0) == 0) return;
   const int64_t k = x.dim(1);
   auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; };
-  if (k % 4 == 0 && k > 0 && aligned(x.raw()) && aligned(xq.raw())) {
-    constexpr int V = 8;
-    int64_t k4 = k / 4;
-    int threads = k4 <= 256 * V ? 256 : (k4 <= 512 * V ? 512 : 1024);
-    if (k4 <= int64_t(threads) * V) {
-      per_token_vec_kernel<V><<<static_cast<unsigned>(x.dim(0)), threads, 0, stream()>>>(
-          x.data<float>(), xq.data<int8_t>(), s.data<float>(), k, float(qmin), float(qmax));
-      QDIT_CUDA_LAUNCH_CHECK("per_token_vec_kernel");
-      return;
+  with_activation_type(x, op, [&](const auto* xp) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(xp)>>;
+    if (k % 4 == 0 && k > 0 && aligned(x.raw()) && aligned(xq.raw())) {
+      constexpr int V = 8;
+      int64_t k4 = k / 4;
+      int threads = k4 <= 256 * V ? 256 : (k4 <= 512 * V ? 512 : 1024);
+      if (k4 <= int64_t(threads) * V) {
+        per_token_vec_kernel<V, T><<<static_cast<unsigned>(x.dim(0)), threads, 0, stream()>>>(
+            xp, xq.data<int8_t>(), s.data<float>(), k, float(qmin), float(qmax));
+        QDIT_CUDA_LAUNCH_CHECK("per_token_vec_kernel");
+        return;
+      }
     }
-  }
-  per_token_kernel<<<static_cast<unsigned>(x.dim(0)), row_threads(x.dim(1)), 0, stream()>>>(
-      x.data<float>(), xq.data<int8_t>(), s.data<float>(), x.dim(1), float(qmin), float(qmax));
-  QDIT_CUDA_LAUNCH_CHECK("per_token_kernel");
+    per_token_kernel<T><<<static_cast<unsigned>(x.dim(0)), row_threads(x.dim(1)), 0, stream()>>>(
+        xp, xq.data<int8_t>(), s.data<float>(), x.dim(1), float(qmin), float(qmax));
+    QDIT_CUDA_LAUNCH_CHECK("per_token_kernel");
+  });
 }
 
 void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq) {
   const char* op = "quantize_static (CUDA)";
   require_device(x, op, "x");
-  require_dtype(x, DType::F32, op, "x");
   require_device(xq, op, "xq");
   require_dtype(xq, DType::I8, op, "xq");
   require_shape(xq, x.shape(), op, "xq");
@@ -110,16 +138,20 @@ void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq) {
                   err_ctx("input_scale > 0", std::to_string(scale)));
   int64_t n = x.numel();
   if (n == 0) return;
-  static_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x.data<float>(), xq.data<int8_t>(), n, scale, offset);
+  with_activation_type(x, op, [&](const auto* xp) {
+    static_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(xp, xq.data<int8_t>(), n, scale, offset);
+  });
   QDIT_CUDA_LAUNCH_CHECK("static_kernel");
 }
 
 void to_linear_input(const Tensor& x, LinearInput& out) {
   switch (out.spec.form) {
     case LinearInputForm::F32:
-      if (out.values.raw() != x.raw()) copy(x, out.values);
+      if (out.values.raw() != x.raw()) convert(x, out.values);  // a copy for F32 x
       return;
-    case LinearInputForm::BF16: return convert(x, out.values);
+    case LinearInputForm::BF16:
+      if (out.values.raw() != x.raw()) convert(x, out.values);  // a copy for BF16 x
+      return;
     case LinearInputForm::Int8PerToken:
       return quantize_per_token(x, out.spec.qmin, out.spec.qmax, out.values, out.token_scale);
     case LinearInputForm::Int8Static: return quantize_static(x, out.spec.input_scale, out.spec.input_offset, out.values);

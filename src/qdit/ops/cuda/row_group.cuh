@@ -12,11 +12,15 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <cuda_bf16.h>
+
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "qdit/ops/cuda/reduce.cuh"
 #include "qdit/ops/cuda/row_math.cuh"
+#include "qdit/ops/cuda/validate.h"
 
 namespace qdit::ops::cuda {
 
@@ -47,15 +51,35 @@ inline GroupShape group_shape(int64_t d4) {
 }
 
 // The rule for rmsnorm and rmsnorm_rope (one function, so the pair cannot drift apart): rows of D % 4 == 0 floats
-// with x and the weight 16-byte aligned, when group_shape takes them; v == 0 otherwise.
-inline GroupShape rms_group_shape(int64_t d, const void* x, const void* w) {
+// with x, the weight and the output 16-byte aligned, when group_shape takes them; v == 0 otherwise.
+inline GroupShape rms_group_shape(int64_t d, const void* x, const void* w, const void* out) {
   const auto misaligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) != 0; };
-  if (d == 0 || d % 4 != 0 || misaligned(x) || misaligned(w)) return GroupShape{};
+  if (d == 0 || d % 4 != 0 || misaligned(x) || misaligned(w) || misaligned(out)) return GroupShape{};
   return group_shape(d / 4);
 }
 
 inline unsigned group_blocks(int64_t tokens, const GroupShape& g) {
   return static_cast<unsigned>((tokens + g.rows_per_block - 1) / g.rows_per_block);
+}
+
+// The output of a row op that may write in place or into a copy: defined, on the GPU, x's shape, F32 or BF16,
+// 4-byte aligned (pair stores).
+inline void require_row_output(const Tensor& x, const Tensor& out, const char* op) {
+  require_device(out, op, "out");
+  require_shape(out, x.shape(), op, "out");
+  if (out.dtype() != DType::F32 && out.dtype() != DType::BF16)
+    fail_internal(std::string(op) + ": out must be F32 or BF16", err_ctx("F32 or BF16", std::string(dtype_name(out.dtype()))));
+  if ((reinterpret_cast<uintptr_t>(out.raw()) & 3u) != 0)
+    fail_internal(std::string(op) + ": out must be 4-byte aligned", err_ctx("4-byte aligned", "misaligned view"));
+}
+
+// Calls f(float*) or f(__nv_bfloat16*) with out's data.
+template <class F>
+void with_row_output(Tensor& out, F&& f) {
+  if (out.dtype() == DType::BF16)
+    f(static_cast<__nv_bfloat16*>(out.raw()));
+  else
+    f(out.data<float>());
 }
 
 // Calls f(std::integral_constant<int, V>{}) for the shape's V (one kernel instantiation per even V).
@@ -97,24 +121,37 @@ __device__ __forceinline__ RowGroup row_group(int warps) {
 // per warp of the block and must not be reused by a later reduction of the same kernel: the single barrier
 // does not protect a second round. The barrier is uniform: every row of a block has the same warp count, and
 // spare groups run the reductions too.
-__device__ __forceinline__ float group_sum(float v, const RowGroup& g, float* slots) {
-  v = warp_sum(v);
+// The group's combination of one value per thread: `reduce_warp` inside each warp, then `combine` over the
+// group's warps in warp order (shared-memory slots, one barrier).
+template <class WarpReduce, class Combine>
+__device__ __forceinline__ float group_reduce(float v, const RowGroup& g, float* slots, WarpReduce reduce_warp,
+                                              Combine combine) {
+  v = reduce_warp(v);
   if (g.warps == 1) return v;
   if ((threadIdx.x & 31) == 0) slots[threadIdx.x >> 5] = v;
   __syncthreads();
   float t = slots[g.first_warp];
-  for (int w = 1; w < g.warps; ++w) t = __fadd_rn(t, slots[g.first_warp + w]);
+  for (int w = 1; w < g.warps; ++w) t = combine(t, slots[g.first_warp + w]);
   return t;
 }
+struct WarpSum {
+  __device__ float operator()(float v) const { return warp_sum(v); }
+};
+struct WarpMax {
+  __device__ float operator()(float v) const { return warp_max(v); }
+};
+struct AddRn {
+  __device__ float operator()(float a, float b) const { return __fadd_rn(a, b); }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
 
+__device__ __forceinline__ float group_sum(float v, const RowGroup& g, float* slots) {
+  return group_reduce(v, g, slots, WarpSum{}, AddRn{});
+}
 __device__ __forceinline__ float group_max(float v, const RowGroup& g, float* slots) {
-  v = warp_max(v);
-  if (g.warps == 1) return v;
-  if ((threadIdx.x & 31) == 0) slots[threadIdx.x >> 5] = v;
-  __syncthreads();
-  float t = slots[g.first_warp];
-  for (int w = 1; w < g.warps; ++w) t = fmaxf(t, slots[g.first_warp + w]);
-  return t;
+  return group_reduce(v, g, slots, WarpMax{}, Max{});
 }
 
 // Loads this thread's V float4 of the row (zeros past d4 or for a spare group), all before any is used.
@@ -142,6 +179,15 @@ __device__ __forceinline__ float group_rms_inverse(const float4 (&v)[V], int64_t
   for (int j = 0; j < V; ++j)
     s = __fmaf_rn(v[j].w, v[j].w, __fmaf_rn(v[j].z, v[j].z, __fmaf_rn(v[j].y, v[j].y, __fmaf_rn(v[j].x, v[j].x, s))));
   return inv_sqrt_rn(__fdiv_rn(group_sum(s, g, slots), static_cast<float>(d)), eps);
+}
+
+// The prologue of the row-group RMSNorm kernels (rmsnorm, rmsnorm_rope): the row into registers, then its
+// 1 / rms. Every read of the row happens here, before any thread of the group writes (in-place rows are safe).
+template <int V>
+__device__ __forceinline__ float load_row_rms_inverse(const float* x, int64_t d, int64_t tokens, const RowGroup& g,
+                                                      float eps, float* slots, float4 (&v)[V]) {
+  load_row<V>(x, d, tokens, g, v);
+  return group_rms_inverse<V>(v, d, eps, g, slots);
 }
 
 }  // namespace qdit::ops::cuda

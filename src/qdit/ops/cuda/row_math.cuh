@@ -3,10 +3,12 @@
 // the fused ones (layernorm.cu, rmsnorm_rope.cu, gelu_input.cu) call these same functions, which is what makes
 // a fused result bit-identical to the unfused sequence.
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "qdit/ops/cuda/mma.cuh"  // pack_bf16
 #include "qdit/ops/cuda/reduce.cuh"
 
 namespace qdit::ops::cuda {
@@ -63,5 +65,19 @@ __device__ __forceinline__ float gelu_tanh_value(float v) {
   float inner = __fmul_rn(k, __fadd_rn(v, cube));
   return __fmul_rn(__fmul_rn(0.5f, v), __fadd_rn(1.0f, tanhf(inner)));
 }
+
+// Stores of computed fp32 values into an F32 row, or a BF16 row rounded to nearest even (the rounding a bf16
+// consumer would apply itself): 4 values at index i of 4, 2 at index i of 2, 1 at index i. Alignment is the
+// caller's: 16/8/4 bytes for F32, 8/4/2 for BF16.
+__device__ __forceinline__ void store4(float* row, int64_t i, float4 v) { reinterpret_cast<float4*>(row)[i] = v; }
+__device__ __forceinline__ void store4(__nv_bfloat16* row, int64_t i, float4 v) {
+  reinterpret_cast<uint2*>(row)[i] = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+}
+__device__ __forceinline__ void store2(float* row, int64_t i, float2 v) { reinterpret_cast<float2*>(row)[i] = v; }
+__device__ __forceinline__ void store2(__nv_bfloat16* row, int64_t i, float2 v) {
+  reinterpret_cast<uint32_t*>(row)[i] = pack_bf16(v.x, v.y);
+}
+__device__ __forceinline__ void store1(float* row, int64_t i, float v) { row[i] = v; }
+__device__ __forceinline__ void store1(__nv_bfloat16* row, int64_t i, float v) { row[i] = __float2bfloat16_rn(v); }
 
 }  // namespace qdit::ops::cuda
