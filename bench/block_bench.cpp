@@ -80,7 +80,7 @@ void BM_WanBlock(benchmark::State& state) {
   for (auto& chunk : ctx.time_chunks) chunk = test::random_normal_f32({1, c.dim}, rng, 0.0, 0.1);
   ctx.ones = Tensor::empty({1, c.dim}, DType::F32);
   for (int64_t i = 0; i < c.dim; ++i) ctx.ones.data<float>()[i] = 1.0f;
-  BlockBuffers buf = allocate_block_buffers(c, L, 1, Device::CPU);
+  BlockBuffers buf = allocate_block_buffers(c, L, 1, Device::CPU, DType::F32);
   const Tensor x0 = test::random_normal_f32({L, c.dim}, rng);
 
   for (auto _ : state) {

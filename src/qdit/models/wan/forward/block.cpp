@@ -25,10 +25,12 @@ void fused_parts(const LinearObserver& observer, const std::string& name, const 
   for (Tensor* out : outs) ops::linear(x, slice_out_features(fused, part * i++, part), *out, p);
 }
 
-// A layer fed by a producer (a LayerNorm, the GELU) and the tensor its output goes to.
+// A layer fed by a producer (a LayerNorm, the GELU) and the tensor its output goes to, or (gelu_out) the linear
+// input of the next layer that the GELU of its output feeds (ops::linear_gelu).
 struct Consumer {
   QuantLinear layer;
   Tensor* out;
+  ops::LinearInput* gelu_out = nullptr;
 };
 using Producer = std::function<void(ops::LinearInput&)>;
 
@@ -50,6 +52,7 @@ void produce_and_run(const BlockContext& ctx, const std::string& observed_name, 
     return;
   }
   ops::ScratchScope scope(device);  // the non-F32 inputs live until the consumers have run
+  // (consumers' outputs are allocated by the caller, outside this scope)
   std::vector<ops::LinearInput> inputs;
   std::vector<size_t> input_of;
   for (const Consumer& c : consumers) {
@@ -68,7 +71,13 @@ void produce_and_run(const BlockContext& ctx, const std::string& observed_name, 
     if (in.spec.form != ops::LinearInputForm::F32) produce(in);
   for (ops::LinearInput& in : inputs)
     if (in.spec.form == ops::LinearInputForm::F32) produce(in);
-  for (size_t i = 0; i < consumers.size(); ++i) ops::linear(inputs[input_of[i]], consumers[i].layer, *consumers[i].out, p);
+  for (size_t i = 0; i < consumers.size(); ++i) {
+    const Consumer& c = consumers[i];
+    if (c.gelu_out)
+      ops::linear_gelu(inputs[input_of[i]], c.layer, *c.gelu_out, p);
+    else
+      ops::linear(inputs[input_of[i]], c.layer, *c.out, p);
+  }
 }
 
 // The q/k/v (or k/v) parts of a fused layer as consumers of one producer.
@@ -95,21 +104,27 @@ void add_row_to_each_row(Tensor& x, const Tensor& row, const Tensor& ones) {
   ops::residual_add(x, unit, row);
 }
 
-BlockBuffers allocate_block_buffers(const WanConfig& c, int64_t L, int64_t G, Device device) {
+BlockBuffers allocate_block_buffers(const WanConfig& c, int64_t L, int64_t G, Device device, DType io_dtype) {
   BlockBuffers b;
   const int64_t D = c.dim;
+  b.io = io_dtype;
+  const bool io_f32 = io_dtype == DType::F32;
+  auto io = [&](int64_t rows) { return ops::empty({rows, D}, io_dtype, device); };
   b.x = f32({L, D}, device);
   b.normed = f32({L, D}, device);
   b.q = f32({L, D}, device);
   b.k = f32({L, D}, device);
-  b.v = f32({L, D}, device);
-  b.attn = f32({L, D}, device);
-  b.hidden = f32({L, c.ffn_dim}, device);
+  b.q_in = io_f32 ? b.q : io(L);
+  b.k_in = io_f32 ? b.k : io(L);
+  b.v = io(L);
+  b.attn = c.has_image_branch ? f32({L, D}, device) : io(L);
   b.text_k = f32({c.text_len, D}, device);
-  b.text_v = f32({c.text_len, D}, device);
+  b.text_k_in = io_f32 ? b.text_k : io(c.text_len);
+  b.text_v = io(c.text_len);
   if (c.has_image_branch) {
     b.image_k = f32({c.image_tokens, D}, device);
-    b.image_v = f32({c.image_tokens, D}, device);
+    b.image_k_in = io_f32 ? b.image_k : io(c.image_tokens);
+    b.image_v = io(c.image_tokens);
   }
   for (auto& m : b.mod) m = f32({G, D}, device);
   return b;
@@ -131,15 +146,16 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
     add_row_to_each_row(b.mod[k], slice_rows(w.modulation, k, 1), ctx.ones);
   }
 
-  // Self-attention: q/k RMSNorm over the full width, then RoPE; output gated into the residual.
+  // Self-attention: q/k RMSNorm over the full width, then RoPE (into attention's dtype); output gated into the
+  // residual.
   ops::Modulation mod1{b.mod[kShift1], b.mod[kScale1]};
   produce_and_run(
       ctx, name + "self_attn.qkv", b.normed,
       [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod1, eps, in); },
       fused_consumers(w.self_qkv, {&b.q, &b.k, &b.v}));
-  ops::rmsnorm_rope(b.q, w.self_norm_q, eps, heads, ctx.rope_cos, ctx.rope_sin);
-  ops::rmsnorm_rope(b.k, w.self_norm_k, eps, heads, ctx.rope_cos, ctx.rope_sin);
-  ops::attention(b.q, b.k, b.v, heads, scale, b.attn, p);
+  ops::rmsnorm_rope(b.q, w.self_norm_q, eps, heads, ctx.rope_cos, ctx.rope_sin, b.q_in);
+  ops::rmsnorm_rope(b.k, w.self_norm_k, eps, heads, ctx.rope_cos, ctx.rope_sin, b.k_in);
+  ops::attention(b.q_in, b.k_in, b.v, heads, scale, b.attn, p);
   observed_linear(obs, name + "self_attn.out", b.attn, w.self_out, b.q, p);
   ops::residual_add(b.x, b.q, b.mod[kGate1]);
 
@@ -148,28 +164,39 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
       ctx, name + "cross_attn.q", b.normed,
       [&](ops::LinearInput& in) { ops::layernorm(b.x, w.cross_norm_w, w.cross_norm_b, nullptr, eps, in); },
       {{w.cross_q, &b.q}});
-  ops::rmsnorm(b.q, w.cross_norm_q, eps);
+  ops::rmsnorm(b.q, w.cross_norm_q, eps, b.q_in);
   fused_parts(obs, name + "cross_attn.kv", ctx.text, w.cross_kv, {&b.text_k, &b.text_v}, p);
-  ops::rmsnorm(b.text_k, w.cross_norm_k, eps);
-  ops::attention(b.q, b.text_k, b.text_v, heads, scale, b.attn, p);
+  ops::rmsnorm(b.text_k, w.cross_norm_k, eps, b.text_k_in);
+  ops::attention(b.q_in, b.text_k_in, b.text_v, heads, scale, b.attn, p);
   if (c.has_image_branch) {
-    // Same q; the image attention output is added before the output projection.
+    // Same q; the image attention output is added (in fp32: attn is F32 here) before the output projection.
     fused_parts(obs, name + "cross_attn.kv_img", ctx.image, w.cross_kv_img, {&b.image_k, &b.image_v}, p);
-    ops::rmsnorm(b.image_k, w.cross_norm_k_img, eps);
-    ops::attention(b.q, b.image_k, b.image_v, heads, scale, b.k, p);
+    ops::rmsnorm(b.image_k, w.cross_norm_k_img, eps, b.image_k_in);
+    ops::attention(b.q_in, b.image_k_in, b.image_v, heads, scale, b.k, p);
     ops::residual_add(b.attn, b.k, none);
   }
   observed_linear(obs, name + "cross_attn.out", b.attn, w.cross_out, b.q, p);
   ops::residual_add(b.x, b.q, none);
 
-  // FFN: modulated LayerNorm, GELU-tanh MLP, gated residual.
+  // FFN: modulated LayerNorm, GELU-tanh MLP, gated residual. The hidden activations [L, F] exist only here.
+  ops::ScratchScope ffn_scratch(b.x.device());
+  const int64_t L = b.x.dim(0), F = c.ffn_dim;
   ops::Modulation mod2{b.mod[kShift2], b.mod[kScale2]};
-  produce_and_run(
-      ctx, name + "ffn.up", b.normed, [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod2, eps, in); },
-      {{w.ffn_up, &b.hidden}});
-  produce_and_run(
-      ctx, name + "ffn.down", b.hidden, [&](ops::LinearInput& in) { ops::gelu_tanh(b.hidden, in); },
-      {{w.ffn_down, &b.q}});
+  auto ffn_norm = [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod2, eps, in); };
+  if (ctx.lean_activations && !obs) {
+    // ffn.up's output goes through the GELU straight into ffn.down's input form (in the GEMM's epilogue on the
+    // GPU for int8 layers: no F32 [L, F] pass).
+    const ops::LinearInputSpec down = ops::linear_input_spec(w.ffn_down, p, b.x.device());
+    ops::LinearInput hidden = ops::empty_linear_input(down, L, F, b.x.device());
+    produce_and_run(ctx, name + "ffn.up", b.normed, ffn_norm, {{w.ffn_up, nullptr, &hidden}});
+    ops::linear(hidden, w.ffn_down, b.q, p);
+  } else {
+    Tensor hidden = f32({L, F}, b.x.device());
+    produce_and_run(ctx, name + "ffn.up", b.normed, ffn_norm, {{w.ffn_up, &hidden}});
+    produce_and_run(
+        ctx, name + "ffn.down", hidden, [&](ops::LinearInput& in) { ops::gelu_tanh(hidden, in); },
+        {{w.ffn_down, &b.q}});
+  }
   ops::residual_add(b.x, b.q, b.mod[kGate2]);
 }
 

@@ -25,19 +25,30 @@ struct BlockContext {
   std::array<Tensor, 6> time_chunks;  // e0 split in its 6 chunks, each F32 [G, D] (G timestep groups)
   Tensor ones;                        // F32 [G, D] of 1.0 (see add_row_to_each_row in block.cpp)
   LinearObserver observer;            // may be empty
+  // Store activations in the dtype of the kernel that consumes them (ops::attention_io_dtype: bf16 q/k/v and
+  // attention output for cuDNN's SDPA) and apply ffn.up's GELU in its GEMM (ops::linear_gelu). Bit-identical
+  // to F32 buffers with separate conversion passes (false: the tests compare the two; ignored with an observer,
+  // which sees F32 activations).
+  bool lean_activations = true;
 };
 
-// Activation buffers sized once per forward and reused by every block (peak O(L * max(D, F))).
+// Activation buffers sized once per forward and reused by every block (peak O(L * D)); the FFN hidden [L, F]
+// lives only while the FFN runs (run_block's own scratch). Attention's q, k, v and output are in `io`, the dtype
+// ops::attention takes without conversions (F32 or BF16); where io is F32, q_in/k_in are q/k themselves (RMSNorm
+// in place). I2V models keep `attn` F32: their two cross-attention outputs are summed in fp32.
 struct BlockBuffers {
+  DType io = DType::F32;
   Tensor x;                      // F32 [L, D] residual stream, updated in place
-  Tensor normed, q, k, v, attn;  // F32 [L, D]
-  Tensor hidden;                 // F32 [L, F]
-  Tensor text_k, text_v;         // F32 [text_len, D]
-  Tensor image_k, image_v;       // F32 [image_tokens, D] (I2V only)
+  Tensor normed, q, k;           // F32 [L, D]: LayerNorm output; q/k projections; projection outputs
+  Tensor q_in, k_in, v, attn;    // io [L, D]: attention's operands and output (attn F32 with an image branch)
+  Tensor text_k, text_k_in, text_v;     // [text_len, D]: F32 k projection, io k and v
+  Tensor image_k, image_k_in, image_v;  // [image_tokens, D] likewise (I2V only)
   std::array<Tensor, 6> mod;     // F32 [G, D]: this block's shift/scale/gate x2
 };
 
-BlockBuffers allocate_block_buffers(const WanConfig& config, int64_t tokens, int64_t groups, Device device);
+// io_dtype: ops::attention_io_dtype(device, precision, head_dim) when lean activations are wanted, else F32.
+BlockBuffers allocate_block_buffers(const WanConfig& config, int64_t tokens, int64_t groups, Device device,
+                                    DType io_dtype);
 
 // x <- block(x). `index` only names the layers for the observer ("blocks.<index>.self_qkv", ...).
 void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx, BlockBuffers& b);

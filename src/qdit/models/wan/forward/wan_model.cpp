@@ -85,7 +85,9 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   // Every device activation of this pass is given back when it ends; the result is a host tensor.
   ops::ScratchScope scratch(dev);
 
-  BlockBuffers buf = allocate_block_buffers(c, L, G, dev);
+  const bool lean = o.lean_activations && !o.observer;
+  BlockBuffers buf = allocate_block_buffers(
+      c, L, G, dev, lean ? ops::attention_io_dtype(dev, o.precision, c.head_dim()) : DType::F32);
   {
     Tensor patches = on_device(patchify(in.hidden_states, c), dev);
     observed_linear(o.observer, "patch_embed", patches, w.patch_embed, buf.x, o.precision);
@@ -96,6 +98,7 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   ctx.config = &c;
   ctx.precision = o.precision;
   ctx.observer = o.observer;
+  ctx.lean_activations = lean;
   ctx.ones = on_device(host_ones(G, D), dev);
   Tensor e = f32({G, D}, dev);
   {
@@ -139,8 +142,7 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   ops::Modulation head_mod{shift, scale};
   ops::layernorm(buf.x, none, none, &head_mod, c.eps, buf.normed);
   const int64_t P = c.patch_t * c.patch_h * c.patch_w * c.out_channels;
-  // The FFN buffer is reused for the head's output unless 4*Cout exceeds F (shrunk test models with many channels).
-  Tensor tokens = P <= c.ffn_dim ? view_prefix(buf.hidden, {L, P}) : f32({L, P}, dev);
+  Tensor tokens = f32({L, P}, dev);
   observed_linear(o.observer, "head.proj", buf.normed, w.proj_out, tokens, ops::Precision::FP32);
   Tensor host_tokens = Tensor::empty({L, P}, DType::F32);
   ops::copy(tokens, host_tokens);
