@@ -56,7 +56,10 @@ cu::Int8Gemm dynamic_gemm(const Tensor& a, const Tensor& b, const Tensor& st, co
   return g;
 }
 
-void BM_W8A8DynamicLinear(benchmark::State& state) {
+// ops::linear of a W8A8_DYNAMIC layer on activations in `x_dtype`: F32 (what the unfused path quantizes from), or
+// BF16, the form the bf16 GEMM baseline itself is given (its conversion is not timed either), so that both sides
+// start from the same activation tensor and the int8 side pays for its quantization.
+void w8a8_dynamic_linear(benchmark::State& state, DType x_dtype) {
   int64_t t = state.range(0), n = state.range(1), k = state.range(2);
   cu::ArenaScope scope;
   QuantLinear w;
@@ -66,9 +69,15 @@ void BM_W8A8DynamicLinear(benchmark::State& state) {
   w.weight = rand_i8({n, k}, 1);
   w.weight_scale = rand_f32({n}, 1e-4f, 1e-3f, 2);
   w.bias = rand_f32({n}, -1.0f, 1.0f, 3);
-  Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32);
+  Tensor x32 = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32);
+  Tensor x = x32;
+  if (x_dtype == DType::BF16) {
+    x = dev({t, k}, DType::BF16);
+    cu::convert(x32, x);
+  }
+  const double x_bytes = x_dtype == DType::BF16 ? 2.0 : 4.0;
   timed(state, [&] { ops::linear(x, w, y, ops::Precision::BF16); }, 2.0 * t * n * k,
-        double(t) * k * 4 + double(n) * k + double(t) * n * 4);
+        double(t) * k * x_bytes + double(n) * k + double(t) * n * 4);
   // The kernel ops::linear's int8 GEMM runs at this shape (the arena's tensors are 256-byte aligned).
   cu::Int8Gemm probe;
   probe.a = w.weight.data<int8_t>();
@@ -78,6 +87,8 @@ void BM_W8A8DynamicLinear(benchmark::State& state) {
   probe.k = k;
   state.SetLabel(std::string(cu::device_info().name) + " | int8 kernel " + cu::int8_gemm_kernel_name(probe));
 }
+void BM_W8A8DynamicLinear(benchmark::State& state) { w8a8_dynamic_linear(state, DType::F32); }
+void BM_W8A8DynamicLinearBf16In(benchmark::State& state) { w8a8_dynamic_linear(state, DType::BF16); }
 
 // What ops::linear does for a W8A8_DYNAMIC layer (per-token quantization, then the int8 GEMM with scales and
 // bias in the epilogue, fp32 out), with the int8 kernel named explicitly (argument 4): the same-run cost of
@@ -182,6 +193,7 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_W8A8DynamicLinear)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_W8A8DynamicLinearBf16In)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 void gemm_shapes_kernels(benchmark::internal::Benchmark* b) {
   using K = cu::Int8Kernel;
   for (K kernel : {K::Mma2Blocks, K::Sm90Tile128x224, K::Sm90Tile128x224Multicast, K::Sm90Tile256x128,

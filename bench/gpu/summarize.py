@@ -37,7 +37,9 @@ def main():
         tg = tgemm.get((t, n, k))
         lin = by.get("BM_W8A8DynamicLinear/" + key)
         lin_kernel = (lin or {}).get("label", "").split("int8 kernel ")[-1] if lin else "?"
-        entries = [(f"W8A8_DYNAMIC linear (quant + {lin_kernel} + epilogue, f32 out)", "BM_W8A8DynamicLinear/" + key)]
+        entries = [(f"W8A8_DYNAMIC linear (quant + {lin_kernel} + epilogue, f32 out)", "BM_W8A8DynamicLinear/" + key),
+                   (f"W8A8_DYNAMIC linear from bf16 activations (quant + {lin_kernel} + epilogue, f32 out)",
+                    "BM_W8A8DynamicLinearBf16In/" + key)]
         for kid in (4, 6):
             entries.append((f"quant + int8 GEMM {kernels[kid]} + epilogue (= the linear with that kernel)",
                             f"BM_W8A8DynamicQuantGemm/{key}/{kid}"))
@@ -59,12 +61,15 @@ def main():
                 rows.append((f"torch._int_mm int8->int32 (cuBLASLt, no epilogue) {t}x{n}x{k}", f"{tg['int8_ms']:.3f}",
                              f"{tg['int8_tops']:.0f}", f"{bf / tg['int8_ms']:.2f}x" if bf else "-",
                              f"{tg['ms'] / tg['int8_ms']:.2f}x"))
-        m = ms("BM_W8A8DynamicLinear/" + key)
-        if m and bf and n != 1536:
-            ratio = bf / m
-            vs_torch = f" ({tg['ms'] / m:.2f}x torch bf16)" if tg else ""
-            checks.append(f"issue 5, {t}x{n}x{k}: W8A8_DYNAMIC linear {ratio:.2f}x the bf16 cuBLASLt GEMM{vs_torch}:"
-                          f" {'MET' if ratio >= 1.6 else 'not met'} (target 1.6x)")
+        # The issue's figure: the whole layer (quantization included) against the bf16 GEMM, from F32 activations
+        # and from the bf16 activations the bf16 GEMM itself is given.
+        for bench, src in (("BM_W8A8DynamicLinear", "f32"), ("BM_W8A8DynamicLinearBf16In", "bf16")):
+            m = ms(f"{bench}/{key}")
+            if m and bf and n != 1536:
+                ratio = bf / m
+                vs_torch = f" ({tg['ms'] / m:.2f}x torch bf16)" if tg else ""
+                checks.append(f"issue 5, {t}x{n}x{k}: W8A8_DYNAMIC linear from {src} activations {ratio:.2f}x the bf16"
+                              f" cuBLASLt GEMM{vs_torch}: {'MET' if ratio >= 1.6 else 'not met'} (target 1.6x)")
     for kq in (5120, 13824):
         q = ms(f"BM_QuantizePerToken/32760/{kq}")
         if q:
