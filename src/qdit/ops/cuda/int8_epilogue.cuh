@@ -21,14 +21,14 @@ struct ColPair {
 template <Int8Epilogue E>
 __device__ __forceinline__ ColPair load_col_pair(const Int8Gemm& g, int64_t col, bool has_second) {
   ColPair c;
-  if constexpr (E == Int8Epilogue::Dynamic) {
+  if constexpr (int8_epilogue_dynamic(E)) {
     c.s0 = g.col_scale[col];
     if (has_second) c.s1 = g.col_scale[col + 1];
     if (g.bias) {
       c.b0 = g.bias[col];
       if (has_second) c.b1 = g.bias[col + 1];
     }
-  } else if constexpr (E == Int8Epilogue::Static) {
+  } else if constexpr (int8_epilogue_static(E)) {
     c.s0 = g.col_scale[col];
     c.o0 = g.col_offset[col];
     if (has_second) {
@@ -39,10 +39,11 @@ __device__ __forceinline__ ColPair load_col_pair(const Int8Gemm& g, int64_t col,
   return c;
 }
 
-//   Dynamic: acc * col_scale * row_scale (+ bias);   Static: (acc + quant_bias) * deq_scale.
+//   Dynamic: acc * col_scale * row_scale (+ bias);   Static: (acc + quant_bias) * deq_scale (the Gelu variants
+//   the same, before their GELU).
 template <Int8Epilogue E>
 __device__ __forceinline__ float dequant(int acc, float s, float b, int o, float row_scale, bool has_bias) {
-  if constexpr (E == Int8Epilogue::Dynamic) {
+  if constexpr (int8_epilogue_dynamic(E)) {
     float v = __fmul_rn(__fmul_rn(static_cast<float>(acc), s), row_scale);
     return has_bias ? __fadd_rn(v, b) : v;
   } else {
@@ -68,7 +69,7 @@ __device__ __forceinline__ void store_col_pair(const Int8Gemm& g, int64_t row, i
     const bool has_bias = g.bias != nullptr;
     float v0 = dequant<E>(a0, c.s0, c.b0, c.o0, row_scale, has_bias);
     float v1 = dequant<E>(a1, c.s1, c.b1, c.o1, row_scale, has_bias);
-    if (g.gelu) {  // uniform across the kernel
+    if constexpr (int8_epilogue_gelu(E)) {
       v0 = gelu_tanh_value(v0);
       v1 = gelu_tanh_value(v1);
     }

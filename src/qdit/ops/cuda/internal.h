@@ -30,9 +30,16 @@ void to_linear_input(const Tensor& x, LinearInput& out);
 //   StoreS32: out I32 = acc                                  (tests: the integer part alone)
 //   Dynamic:  out = acc * col_scale[n] * row_scale[t] + bias[n]   (bias may be null)
 //   Static:   out = (acc + col_offset[n]) * col_scale[n]
-// Dynamic and Static store F32, or BF16 (rounded to nearest even) when out_bf16 is set; with gelu set, the value
-// stored is gelu_tanh_value(out) (row_math.cuh, the GELU kernels' function), rounded likewise.
-enum class Int8Epilogue { StoreS32, Dynamic, Static };
+//   DynamicGelu, StaticGelu: gelu_tanh_value of the same value (row_math.cuh, the GELU kernels' function:
+//            ffn.up feeding ffn.down, ops::linear_gelu)
+// All but StoreS32 store F32, or BF16 (rounded to nearest even) when out_bf16 is set. The GELU is a separate
+// epilogue, compiled only into its own kernel instances: a run-time flag put its tanhf code into every int8
+// GEMM's unrolled epilogue and halved the Hopper kernel's throughput (H200, bench/RESULTS.md session 6).
+enum class Int8Epilogue { StoreS32, Dynamic, Static, DynamicGelu, StaticGelu };
+// Per-token row scales (Dynamic, DynamicGelu) vs per-column offsets (Static, StaticGelu); the GELU variants.
+constexpr bool int8_epilogue_dynamic(Int8Epilogue e) { return e == Int8Epilogue::Dynamic || e == Int8Epilogue::DynamicGelu; }
+constexpr bool int8_epilogue_static(Int8Epilogue e) { return e == Int8Epilogue::Static || e == Int8Epilogue::StaticGelu; }
+constexpr bool int8_epilogue_gelu(Int8Epilogue e) { return e == Int8Epilogue::DynamicGelu || e == Int8Epilogue::StaticGelu; }
 struct Int8Gemm {
   const int8_t* a = nullptr;  // [M, K] activations
   const int8_t* b = nullptr;  // [N, K] weights
@@ -43,7 +50,6 @@ struct Int8Gemm {
   const float* bias = nullptr;
   const int32_t* col_offset = nullptr;
   bool out_bf16 = false;
-  bool gelu = false;  // Dynamic/Static: store gelu_tanh_value(out) (ffn.up feeding ffn.down, ops::linear_gelu)
 };
 
 // The int8 GEMM kernels. Which one runs is a fixed rule on the operands (int8_gemm_path), never a fallback

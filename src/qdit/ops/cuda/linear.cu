@@ -145,8 +145,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
       Int8Gemm g = int8_operands(x, w, t, y);
       g.col_scale = w.deq_scale.data<float>();
       g.col_offset = w.quant_bias.data<int32_t>();
-      g.gelu = gelu;
-      int8_gemm(g, Int8Epilogue::Static);
+      int8_gemm(g, gelu ? Int8Epilogue::StaticGelu : Int8Epilogue::Static);
       return;
     }
     case SchemeId::W8A8Dynamic:
@@ -156,8 +155,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
       g.row_scale = x.token_scale.data<float>();
       g.col_scale = w.weight_scale.data<float>();
       g.bias = w.bias.defined() ? w.bias.data<float>() : nullptr;
-      g.gelu = gelu;
-      int8_gemm(g, Int8Epilogue::Dynamic);
+      int8_gemm(g, gelu ? Int8Epilogue::DynamicGelu : Int8Epilogue::Dynamic);
       return;
     }
   }
