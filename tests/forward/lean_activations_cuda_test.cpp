@@ -1,8 +1,8 @@
 // The GPU forward's lean activations (ForwardOptions::lean_activations: attention's q/k/v and output stored in
-// bf16 where cuDNN's SDPA reads and writes bf16 anyway, ffn.up's GELU applied in its GEMM's epilogue) give the
-// very bytes of the F32-buffer forward with its separate conversion passes, for every scheme, on
+// bf16 where cuDNN's SDPA reads and writes bf16 anyway) give the very bytes of the F32-buffer forward with its
+// separate conversion passes, for every scheme, on
 //  - models with head_dim 64 (the cuDNN path, where the bf16 buffers are used; Wan's own is 128), and
-//  - the tiny test configs (head_dim 16-24: attention stays F32, only the GELU moves into the epilogue);
+//  - the tiny test configs (head_dim 16-24: attention's buffers stay F32, the FFN's scratch hidden is checked);
 // and the msModelSlim Wan recipe (W8A8_DYNAMIC blocks, ffn.down in float) on the lean path stays within the
 // 1e-2 budget of the float64 reference. Skipped, visibly, without a CUDA build or a GPU.
 #include <gtest/gtest.h>

@@ -73,34 +73,4 @@ void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) 
 #endif
 }
 
-void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p) {
-  require_valid_layer(w, "linear_gelu");
-  const Device device = common_device("linear_gelu", {{"x", &x.values}, {"out", &out.values}, {"weight", &w.weight}});
-  if (layer_device(w, "linear_gelu") != device)
-    fail_internal("linear_gelu: layer and activations on different devices", expected_found("", "", w.name));
-  const LinearInputSpec want = linear_input_spec(w, p, device);
-  if (!(x.spec == want))
-    fail_internal("linear_gelu: the input is not in the form this layer consumes",
-                  expected_found(want.describe(), x.spec.describe(), w.name, scheme_name(w.scheme)));
-  const int64_t t = require_linear_input(x, w.in_features, "linear_gelu", "x");
-  if (require_linear_input(out, w.out_features, "linear_gelu", "out") != t)
-    fail_internal("linear_gelu: out and x differ in rows",
-                  expected_found(shape_str(x.values.shape()), shape_str(out.values.shape()), w.name));
-  if (t == 0) return;
-  if (device == Device::CPU) {
-    // The CPU consumes and produces the F32 form only; the GELU runs in place on the layer's output.
-    if (out.spec.form != LinearInputForm::F32)
-      fail_internal("linear_gelu: the CPU backend produces linear inputs in the F32 form only",
-                    expected_found("F32", out.spec.describe(), w.name));
-    linear(x, w, out.values, p);
-    return gelu_tanh(out.values);
-  }
-  StageScope stage(Stage::Gemm, 2.0 * static_cast<double>(t) * w.out_features * w.in_features);  // qdit bench
-#ifdef QDIT_WITH_CUDA
-  cuda::linear_gelu(x, w, out, p);
-#else
-  fail_no_cuda("linear_gelu");
-#endif
-}
-
 }  // namespace qdit::ops

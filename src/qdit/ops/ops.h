@@ -121,11 +121,6 @@ void gelu_tanh(const Tensor& x, LinearInput& out);
 // other than linear_input_spec(w, p, device) is an Internal error naming the layer and both forms.
 void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
 
-// gelu_tanh(linear(x)) in out's form (ffn.up feeding ffn.down), bit-identical to ops::linear into F32 followed by
-// ops::gelu_tanh(y, out). On CUDA an int8 layer with an F32 or BF16 output form applies the GELU in the GEMM's
-// epilogue, so the F32 hidden activations never reach memory; other layers and forms (a per-token int8 form needs
-// the whole row) take the two steps through scratch.
-void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p);
 
 // out[t,:] = LN(x[t,:]) * (1 + scale) + shift, LN without affine, eps; (scale/shift from `mod`, may be undefined
 // tensors for a plain LN). If weight/bias are defined (F32 [D]) the affine LN is applied instead of modulation

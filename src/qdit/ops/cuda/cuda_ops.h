@@ -21,7 +21,6 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
                LinearInput& out);
 void gelu_tanh(const Tensor& x, LinearInput& out);
 void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
-void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p);
 DType attention_io_dtype(Precision p, int64_t head_dim);

@@ -7,7 +7,6 @@
 
 #include "qdit/ops/cuda/internal.h"
 #include "qdit/ops/cuda/mma.cuh"
-#include "qdit/ops/cuda/row_math.cuh"
 
 namespace qdit::ops::cuda {
 
@@ -21,14 +20,14 @@ struct ColPair {
 template <Int8Epilogue E>
 __device__ __forceinline__ ColPair load_col_pair(const Int8Gemm& g, int64_t col, bool has_second) {
   ColPair c;
-  if constexpr (int8_epilogue_dynamic(E)) {
+  if constexpr (E == Int8Epilogue::Dynamic) {
     c.s0 = g.col_scale[col];
     if (has_second) c.s1 = g.col_scale[col + 1];
     if (g.bias) {
       c.b0 = g.bias[col];
       if (has_second) c.b1 = g.bias[col + 1];
     }
-  } else if constexpr (int8_epilogue_static(E)) {
+  } else if constexpr (E == Int8Epilogue::Static) {
     c.s0 = g.col_scale[col];
     c.o0 = g.col_offset[col];
     if (has_second) {
@@ -39,11 +38,10 @@ __device__ __forceinline__ ColPair load_col_pair(const Int8Gemm& g, int64_t col,
   return c;
 }
 
-//   Dynamic: acc * col_scale * row_scale (+ bias);   Static: (acc + quant_bias) * deq_scale (the Gelu variants
-//   the same, before their GELU).
+//   Dynamic: acc * col_scale * row_scale (+ bias);   Static: (acc + quant_bias) * deq_scale.
 template <Int8Epilogue E>
 __device__ __forceinline__ float dequant(int acc, float s, float b, int o, float row_scale, bool has_bias) {
-  if constexpr (int8_epilogue_dynamic(E)) {
+  if constexpr (E == Int8Epilogue::Dynamic) {
     float v = __fmul_rn(__fmul_rn(static_cast<float>(acc), s), row_scale);
     return has_bias ? __fadd_rn(v, b) : v;
   } else {
@@ -69,10 +67,6 @@ __device__ __forceinline__ void store_col_pair(const Int8Gemm& g, int64_t row, i
     const bool has_bias = g.bias != nullptr;
     float v0 = dequant<E>(a0, c.s0, c.b0, c.o0, row_scale, has_bias);
     float v1 = dequant<E>(a1, c.s1, c.b1, c.o1, row_scale, has_bias);
-    if constexpr (int8_epilogue_gelu(E)) {
-      v0 = gelu_tanh_value(v0);
-      v1 = gelu_tanh_value(v1);
-    }
     if (g.out_bf16) {
       __nv_bfloat16* o = static_cast<__nv_bfloat16*>(g.out) + i;
       if (vec) {

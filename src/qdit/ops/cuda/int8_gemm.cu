@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) int8_gemm_mma_kernel(cons
       for (int h = 0; h < 2; ++h) {
         const int64_t row = m0 + warp_m * 64 + mi * 16 + grp + h * 8;
         if (row >= g.m) continue;
-        const float rs = int8_epilogue_dynamic(E) ? g.row_scale[row] : 0.0f;
+        const float rs = E == Int8Epilogue::Dynamic ? g.row_scale[row] : 0.0f;
         store_col_pair<E>(g, row, col, acc[mi][ni][h * 2], acc[mi][ni][h * 2 + 1], c, rs, second, vec && second);
       }
   }
@@ -139,7 +139,7 @@ __global__ void int8_gemm_simple_kernel(const Int8Gemm g) {
     const int8_t* b = g.b + col * g.k;
     int acc = 0;
     for (int64_t k = 0; k < g.k; ++k) acc += int(a[k]) * int(b[k]);
-    const float rs = int8_epilogue_dynamic(E) ? g.row_scale[row] : 0.0f;
+    const float rs = E == Int8Epilogue::Dynamic ? g.row_scale[row] : 0.0f;
     store_col_pair<E>(g, row, col, acc, 0, load_col_pair<E>(g, col, false), rs, false, false);
   }
 }
@@ -229,14 +229,6 @@ void int8_gemm_with(const Int8Gemm& g, Int8Epilogue e, Int8Kernel kernel) {
     case Int8Epilogue::Static:
       QDIT_CHECK(g.col_scale && g.col_offset, "int8_gemm: static epilogue needs deq_scale and quant_bias");
       launch<Int8Epilogue::Static>(g, kernel);
-      break;
-    case Int8Epilogue::DynamicGelu:
-      QDIT_CHECK(g.row_scale && g.col_scale, "int8_gemm: dynamic epilogue needs both scales");
-      launch<Int8Epilogue::DynamicGelu>(g, kernel);
-      break;
-    case Int8Epilogue::StaticGelu:
-      QDIT_CHECK(g.col_scale && g.col_offset, "int8_gemm: static epilogue needs deq_scale and quant_bias");
-      launch<Int8Epilogue::StaticGelu>(g, kernel);
       break;
   }
 }

@@ -234,7 +234,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           for (int h = 0; h < 2; ++h) {
             const int64_t row = row0 + mr * 64 + h * 8;
             row_ok[mr][h] = row < g.m;
-            rs[mr][h] = (int8_epilogue_dynamic(E) && row_ok[mr][h]) ? g.row_scale[row] : 0.0f;
+            rs[mr][h] = (E == Int8Epilogue::Dynamic && row_ok[mr][h]) ? g.row_scale[row] : 0.0f;
           }
 #pragma unroll
         for (int j = 0; j < BN / 8; ++j) {
@@ -316,8 +316,6 @@ void launch_epilogue(const Int8Gemm& g, Int8Epilogue e) {
     case Int8Epilogue::StoreS32: launch<BN, MR, CM, PIPES, Int8Epilogue::StoreS32>(g); break;
     case Int8Epilogue::Dynamic: launch<BN, MR, CM, PIPES, Int8Epilogue::Dynamic>(g); break;
     case Int8Epilogue::Static: launch<BN, MR, CM, PIPES, Int8Epilogue::Static>(g); break;
-    case Int8Epilogue::DynamicGelu: launch<BN, MR, CM, PIPES, Int8Epilogue::DynamicGelu>(g); break;
-    case Int8Epilogue::StaticGelu: launch<BN, MR, CM, PIPES, Int8Epilogue::StaticGelu>(g); break;
   }
 }
 

@@ -30,16 +30,10 @@ void to_linear_input(const Tensor& x, LinearInput& out);
 //   StoreS32: out I32 = acc                                  (tests: the integer part alone)
 //   Dynamic:  out = acc * col_scale[n] * row_scale[t] + bias[n]   (bias may be null)
 //   Static:   out = (acc + col_offset[n]) * col_scale[n]
-//   DynamicGelu, StaticGelu: gelu_tanh_value of the same value (row_math.cuh, the GELU kernels' function:
-//            ffn.up feeding ffn.down, ops::linear_gelu)
-// All but StoreS32 store F32, or BF16 (rounded to nearest even) when out_bf16 is set. The GELU is a separate
-// epilogue, compiled only into its own kernel instances: a run-time flag put its tanhf code into every int8
-// GEMM's unrolled epilogue and halved the Hopper kernel's throughput (H200, bench/RESULTS.md session 6).
-enum class Int8Epilogue { StoreS32, Dynamic, Static, DynamicGelu, StaticGelu };
-// Per-token row scales (Dynamic, DynamicGelu) vs per-column offsets (Static, StaticGelu); the GELU variants.
-constexpr bool int8_epilogue_dynamic(Int8Epilogue e) { return e == Int8Epilogue::Dynamic || e == Int8Epilogue::DynamicGelu; }
-constexpr bool int8_epilogue_static(Int8Epilogue e) { return e == Int8Epilogue::Static || e == Int8Epilogue::StaticGelu; }
-constexpr bool int8_epilogue_gelu(Int8Epilogue e) { return e == Int8Epilogue::DynamicGelu || e == Int8Epilogue::StaticGelu; }
+// Dynamic and Static store F32, or BF16 (rounded to nearest even) when out_bf16 is set.
+// (No GELU epilogue: applying ffn.up's GELU here measured slower on the H200 than the separate GELU producer, the
+// tanhf work sitting in the epilogue while the tensor cores idle: bench/RESULTS.md session 6.)
+enum class Int8Epilogue { StoreS32, Dynamic, Static };
 struct Int8Gemm {
   const int8_t* a = nullptr;  // [M, K] activations
   const int8_t* b = nullptr;  // [N, K] weights

@@ -125,8 +125,7 @@ void finish_float_output(const Tensor& y32, Tensor& y) {
 
 // The GEMM of layer w on an input already in the form linear_input_spec(w, p, CUDA) names. y is F32, or BF16:
 // the F32 result rounded to nearest even (the int8 epilogue rounds in registers; the float GEMMs through scratch).
-// With `gelu` the stored value is gelu_tanh_value of it (int8 schemes only: the epilogue applies it).
-void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p, bool gelu = false) {
+void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) {
   const int64_t t = x.values.dim(0), k = w.in_features, n = w.out_features;
   switch (w.scheme) {
     case SchemeId::Float: {
@@ -145,7 +144,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
       Int8Gemm g = int8_operands(x, w, t, y);
       g.col_scale = w.deq_scale.data<float>();
       g.col_offset = w.quant_bias.data<int32_t>();
-      int8_gemm(g, gelu ? Int8Epilogue::StaticGelu : Int8Epilogue::Static);
+      int8_gemm(g, Int8Epilogue::Static);
       return;
     }
     case SchemeId::W8A8Dynamic:
@@ -155,7 +154,7 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
       g.row_scale = x.token_scale.data<float>();
       g.col_scale = w.weight_scale.data<float>();
       g.bias = w.bias.defined() ? w.bias.data<float>() : nullptr;
-      int8_gemm(g, gelu ? Int8Epilogue::DynamicGelu : Int8Epilogue::Dynamic);
+      int8_gemm(g, Int8Epilogue::Dynamic);
       return;
     }
   }
@@ -212,27 +211,6 @@ void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p) 
   require_layer(w);
   ArenaScope scratch;  // W8A16's dequantized weight, converted Float weights
   gemm_from_input(x, w, y, p);
-}
-
-void linear_gelu(const LinearInput& x, const QuantLinear& w, LinearInput& out, Precision p) {
-  const char* op = "linear_gelu (CUDA)";
-  require_device(x.values, op, "x.values");
-  require_2d(x.values, op, "x.values");
-  const int64_t t = x.values.dim(0), n = w.out_features;
-  require_layer(w);
-  ArenaScope scratch;
-  const bool int8_scheme = w.scheme != SchemeId::Float && w.scheme != SchemeId::W8A16;
-  if (int8_scheme && (out.spec.form == LinearInputForm::F32 || out.spec.form == LinearInputForm::BF16)) {
-    // gelu_tanh_value on the fp32 epilogue value, then the output's rounding: the bytes gelu_tanh(F32 y, out)
-    // would write, without the F32 hidden activations ever reaching memory.
-    require_output(out.values, t, n, p, op);
-    return gemm_from_input(x, w, out.values, p, /*gelu=*/true);
-  }
-  // A float layer (cuBLASLt has no epilogue with our GELU) or an int8 form for the next layer (a per-token scale
-  // needs the whole row): the GEMM into F32 scratch, then the GELU producer. Same values, one more pass.
-  Tensor y = empty({t, n}, DType::F32);
-  gemm_from_input(x, w, y, p);
-  cuda::gelu_tanh(y, out);  // qualified: ADL on LinearInput would also find ops::gelu_tanh
 }
 
 }  // namespace qdit::ops::cuda

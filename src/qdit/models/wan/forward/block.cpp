@@ -25,12 +25,10 @@ void fused_parts(const LinearObserver& observer, const std::string& name, const 
   for (Tensor* out : outs) ops::linear(x, slice_out_features(fused, part * i++, part), *out, p);
 }
 
-// A layer fed by a producer (a LayerNorm, the GELU) and the tensor its output goes to, or (gelu_out) the linear
-// input of the next layer that the GELU of its output feeds (ops::linear_gelu).
+// A layer fed by a producer (a LayerNorm, the GELU) and the tensor its output goes to.
 struct Consumer {
   QuantLinear layer;
   Tensor* out;
-  ops::LinearInput* gelu_out = nullptr;
 };
 using Producer = std::function<void(ops::LinearInput&)>;
 
@@ -71,13 +69,7 @@ void produce_and_run(const BlockContext& ctx, const std::string& observed_name, 
     if (in.spec.form != ops::LinearInputForm::F32) produce(in);
   for (ops::LinearInput& in : inputs)
     if (in.spec.form == ops::LinearInputForm::F32) produce(in);
-  for (size_t i = 0; i < consumers.size(); ++i) {
-    const Consumer& c = consumers[i];
-    if (c.gelu_out)
-      ops::linear_gelu(inputs[input_of[i]], c.layer, *c.gelu_out, p);
-    else
-      ops::linear(inputs[input_of[i]], c.layer, *c.out, p);
-  }
+  for (size_t i = 0; i < consumers.size(); ++i) ops::linear(inputs[input_of[i]], consumers[i].layer, *consumers[i].out, p);
 }
 
 // The q/k/v (or k/v) parts of a fused layer as consumers of one producer.
@@ -179,24 +171,15 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
   ops::residual_add(b.x, b.q, none);
 
   // FFN: modulated LayerNorm, GELU-tanh MLP, gated residual. The hidden activations [L, F] exist only here.
+  // (The GELU stays a separate producer: inside ffn.up's int8 epilogue it measured slower on the H200.)
   ops::ScratchScope ffn_scratch(b.x.device());
-  const int64_t L = b.x.dim(0), F = c.ffn_dim;
+  Tensor hidden = f32({b.x.dim(0), c.ffn_dim}, b.x.device());
   ops::Modulation mod2{b.mod[kShift2], b.mod[kScale2]};
-  auto ffn_norm = [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod2, eps, in); };
-  if (ctx.lean_activations && !obs) {
-    // ffn.up's output goes through the GELU straight into ffn.down's input form (in the GEMM's epilogue on the
-    // GPU for int8 layers: no F32 [L, F] pass).
-    const ops::LinearInputSpec down = ops::linear_input_spec(w.ffn_down, p, b.x.device());
-    ops::LinearInput hidden = ops::empty_linear_input(down, L, F, b.x.device());
-    produce_and_run(ctx, name + "ffn.up", b.normed, ffn_norm, {{w.ffn_up, nullptr, &hidden}});
-    ops::linear(hidden, w.ffn_down, b.q, p);
-  } else {
-    Tensor hidden = f32({L, F}, b.x.device());
-    produce_and_run(ctx, name + "ffn.up", b.normed, ffn_norm, {{w.ffn_up, &hidden}});
-    produce_and_run(
-        ctx, name + "ffn.down", hidden, [&](ops::LinearInput& in) { ops::gelu_tanh(hidden, in); },
-        {{w.ffn_down, &b.q}});
-  }
+  produce_and_run(
+      ctx, name + "ffn.up", b.normed, [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod2, eps, in); },
+      {{w.ffn_up, &hidden}});
+  produce_and_run(
+      ctx, name + "ffn.down", hidden, [&](ops::LinearInput& in) { ops::gelu_tanh(hidden, in); }, {{w.ffn_down, &b.q}});
   ops::residual_add(b.x, b.q, b.mod[kGate2]);
 }
 

@@ -25,10 +25,9 @@ struct BlockContext {
   std::array<Tensor, 6> time_chunks;  // e0 split in its 6 chunks, each F32 [G, D] (G timestep groups)
   Tensor ones;                        // F32 [G, D] of 1.0 (see add_row_to_each_row in block.cpp)
   LinearObserver observer;            // may be empty
-  // Store activations in the dtype of the kernel that consumes them (ops::attention_io_dtype: bf16 q/k/v and
-  // attention output for cuDNN's SDPA) and apply ffn.up's GELU in its GEMM (ops::linear_gelu). Bit-identical
-  // to F32 buffers with separate conversion passes (false: the tests compare the two; ignored with an observer,
-  // which sees F32 activations).
+  // Store attention's activations in the dtype of the kernel that consumes them (ops::attention_io_dtype: bf16
+  // q/k/v and output for cuDNN's SDPA). Bit-identical to F32 buffers with separate conversion passes (false: the
+  // tests compare the two; ignored with an observer, which sees F32 activations).
   bool lean_activations = true;
 };
 

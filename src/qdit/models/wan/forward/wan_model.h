@@ -26,9 +26,9 @@ struct ForwardOptions {
   // activation min/max). `runtime_layer` is one of the names of runtime_layer_names(); fused layers (q|k|v,
   // k|v) are reported once, since all their parts read the same input. The tensor lives on options.device.
   std::function<void(const std::string& runtime_layer, const Tensor& input)> observer;
-  // Where a bf16 kernel consumes an activation, store it in bf16 (attention's q/k/v/output on the GPU) and apply
-  // ffn.up's GELU inside its GEMM (BlockContext::lean_activations). Bit-identical either way; false is for the
-  // tests that prove it. Without effect when an observer is set (it sees F32 activations).
+  // Where a bf16 kernel consumes an activation, store it in bf16 (attention's q/k/v/output on the GPU,
+  // BlockContext::lean_activations). Bit-identical either way; false is for the tests that prove it. Without
+  // effect when an observer is set (it sees F32 activations).
   bool lean_activations = true;
   // Called after each transformer block with (blocks done, blocks in total).
   std::function<void(int64_t done, int64_t total)> progress;
