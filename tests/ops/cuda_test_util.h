@@ -50,6 +50,14 @@ inline Tensor to_cpu(const Tensor& dev) {
   return h;
 }
 
+// Both undefined, or the same bytes (device or host tensors): the bit-identity checks of fused vs unfused paths.
+inline bool same_bytes(const Tensor& a, const Tensor& b) {
+  if (a.defined() != b.defined()) return false;
+  if (!a.defined()) return true;
+  Tensor ha = to_cpu(a), hb = to_cpu(b);
+  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.raw(), hb.raw(), ha.nbytes()) == 0;
+}
+
 // A device tensor whose every byte is 0xFF (NaN for floats): an element a kernel forgets to write shows up.
 inline Tensor poisoned_gpu(const Shape& shape, DType dtype) {
   Tensor h = Tensor::empty(shape, dtype);

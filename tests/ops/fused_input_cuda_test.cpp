@@ -42,13 +42,6 @@ std::vector<LinearInputSpec> all_forms() {
           spec_of(LinearInputForm::Int8Static, 0, 0, 0.021f, 3.0f)};
 }
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  Tensor ha = to_cpu(a), hb = to_cpu(b);
-  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.raw(), hb.raw(), ha.nbytes()) == 0;
-}
-
 // The produced input against float64 values `ref` ([T,K]) put through the form's formula in double.
 void expect_form_matches_ref(const ops::LinearInput& got_dev, const std::vector<double>& ref, int64_t t, int64_t k) {
   const LinearInputSpec& s = got_dev.spec;

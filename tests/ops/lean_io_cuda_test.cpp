@@ -25,13 +25,6 @@ namespace {
 using ops::LinearInputForm;
 using ops::LinearInputSpec;
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  Tensor ha = to_cpu(a), hb = to_cpu(b);
-  return ha.nbytes() == hb.nbytes() && std::memcmp(ha.raw(), hb.raw(), ha.nbytes()) == 0;
-}
-
 Tensor converted(const Tensor& dev, DType to) {
   Tensor out = ops::empty(dev.shape(), to, Device::CUDA);
   ops::cuda::convert(dev, out);
