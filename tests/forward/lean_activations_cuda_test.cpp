@@ -33,9 +33,10 @@ bool same_values(const std::vector<double>& a, const std::vector<double>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-// A T2V-shaped tiny model with head_dim 64 (2 heads of 64, F = 160), blocks quantized per `choose`.
-testing::SchemeModel head64_model(const std::function<SchemeId(const std::string&)>& choose, uint64_t seed) {
-  WanConfig c = testing::tiny_config(Variant::T2V_21);
+// A tiny model of variant `v` with head_dim 64 (2 heads of 64, F = 160), blocks quantized per `choose`.
+testing::SchemeModel head64_model(const std::function<SchemeId(const std::string&)>& choose, uint64_t seed,
+                                  Variant v = Variant::T2V_21) {
+  WanConfig c = testing::tiny_config(v);
   c.dim = 128, c.num_heads = 2, c.ffn_dim = 160;
   testing::SchemeModel m;
   m.float_model = testing::random_float_weights(c, seed);
@@ -64,6 +65,17 @@ TEST(LeanActivationsCuda, Head64EverySchemeBitIdenticalToF32Buffers) {
       EXPECT_TRUE(same_values(lean, f32)) << "rel_l2 " << ref::rel_l2(lean, f32);
     }
   }
+}
+
+// I2V: the image cross-attention reads the bf16 q and k/v and writes F32 (its output is summed with the text
+// attention's in fp32), the text attention's output F32 too.
+TEST(LeanActivationsCuda, Head64ImageBranchMixedSchemesBitIdenticalToF32Buffers) {
+  QDIT_REQUIRE_GPU();
+  int next = 0;
+  const auto m = head64_model([&](const std::string&) { return kSchemes[next++ % 6]; }, 91, Variant::I2V_21);
+  const std::vector<double> lean = gpu_forward(m.quantized, m.inputs, ops::Precision::BF16, true);
+  const std::vector<double> f32 = gpu_forward(m.quantized, m.inputs, ops::Precision::BF16, false);
+  EXPECT_TRUE(same_values(lean, f32)) << "rel_l2 " << ref::rel_l2(lean, f32);
 }
 
 TEST(LeanActivationsCuda, TinyVariantsMixedSchemesBitIdenticalToF32Buffers) {
