@@ -99,7 +99,6 @@ void add_row_to_each_row(Tensor& x, const Tensor& row, const Tensor& ones) {
 BlockBuffers allocate_block_buffers(const WanConfig& c, int64_t L, int64_t G, Device device, DType io_dtype) {
   BlockBuffers b;
   const int64_t D = c.dim;
-  b.io = io_dtype;
   const bool io_f32 = io_dtype == DType::F32;
   auto io = [&](int64_t rows) { return ops::empty({rows, D}, io_dtype, device); };
   b.x = f32({L, D}, device);

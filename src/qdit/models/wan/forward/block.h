@@ -32,11 +32,11 @@ struct BlockContext {
 };
 
 // Activation buffers sized once per forward and reused by every block (peak O(L * D)); the FFN hidden [L, F]
-// lives only while the FFN runs (run_block's own scratch). Attention's q, k, v and output are in `io`, the dtype
-// ops::attention takes without conversions (F32 or BF16); where io is F32, q_in/k_in are q/k themselves (RMSNorm
-// in place). I2V models keep `attn` F32: their two cross-attention outputs are summed in fp32.
+// lives only while the FFN runs (run_block's own scratch). Attention's q, k, v and output are in `io` (the
+// io_dtype of allocate_block_buffers: the dtype ops::attention takes without conversions, F32 or BF16); where io
+// is F32, q_in/k_in are q/k themselves (RMSNorm in place). I2V models keep `attn` F32: their two cross-attention
+// outputs are summed in fp32.
 struct BlockBuffers {
-  DType io = DType::F32;
   Tensor x;                      // F32 [L, D] residual stream, updated in place
   Tensor normed, q, k;           // F32 [L, D]: LayerNorm output; q/k projections; projection outputs
   Tensor q_in, k_in, v, attn;    // io [L, D]: attention's operands and output (attn F32 with an image branch)
