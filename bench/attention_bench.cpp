@@ -20,8 +20,7 @@
 namespace {
 
 using namespace qdit;
-using qdit::bench::median;
-using qdit::bench::seconds;
+using qdit::bench::record_ratio_vs_onednn;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 using dims = dnnl::memory::dims;
@@ -111,17 +110,7 @@ void BM_AttentionRatio(benchmark::State& state) {
   Inputs in(state.range(0), state.range(1));
   QditAttention q{in};
   OneDnnAttention o(in);
-  q.run();
-  o.run();
-  std::vector<double> tq, to;
-  for (auto _ : state) {
-    tq.push_back(seconds([&] { q.run(); }));
-    to.push_back(seconds([&] { o.run(); }));
-  }
-  const double f = flops(state.range(0), state.range(1));
-  state.counters["qdit_TFLOP/s"] = f / median(tq) / 1e12;
-  state.counters["onednn_TFLOP/s"] = f / median(to) / 1e12;
-  state.counters["ratio"] = median(to) / median(tq);
+  record_ratio_vs_onednn(state, q, o, flops(state.range(0), state.range(1)), "TFLOP/s");
 }
 
 // Self-attention at 1,560 tokens (480p-ish 1.3B latent of the block benchmark) and 4,096; cross-attention to

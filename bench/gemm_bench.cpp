@@ -29,8 +29,7 @@
 namespace {
 
 using namespace qdit;
-using qdit::bench::median;
-using qdit::bench::seconds;
+using qdit::bench::record_ratio_vs_onednn;
 using namespace qdit::ops::cpu;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
@@ -195,16 +194,7 @@ void BM_Int8Ratio(benchmark::State& state) {
                  " scales");
   QditInt8 q(kernel);
   OneDnnS8 o(runtime);
-  q.run();
-  o.run();
-  std::vector<double> tq, to;
-  for (auto _ : state) {
-    tq.push_back(seconds([&] { q.run(); }));
-    to.push_back(seconds([&] { o.run(); }));
-  }
-  state.counters["qdit_TOP/s"] = kOps / median(tq) / 1e12;
-  state.counters["onednn_TOP/s"] = kOps / median(to) / 1e12;
-  state.counters["ratio"] = median(to) / median(tq);
+  record_ratio_vs_onednn(state, q, o, kOps, "TOP/s");
 }
 BENCHMARK(BM_Int8Ratio)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 
@@ -246,16 +236,7 @@ BENCHMARK(BM_OneDnnF32)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_FloatRatio(benchmark::State& state) {
   QditF32 q;
   OneDnnF32 o;
-  q.run();
-  o.run();
-  std::vector<double> tq, to;
-  for (auto _ : state) {
-    tq.push_back(seconds([&] { q.run(); }));
-    to.push_back(seconds([&] { o.run(); }));
-  }
-  state.counters["qdit_TFLOP/s"] = kOps / median(tq) / 1e12;
-  state.counters["onednn_TFLOP/s"] = kOps / median(to) / 1e12;
-  state.counters["ratio"] = median(to) / median(tq);
+  record_ratio_vs_onednn(state, q, o, kOps, "TFLOP/s");
 }
 BENCHMARK(BM_FloatRatio)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 

@@ -23,6 +23,23 @@ ParamSpec zero_weight_offset() {
           Decode::ToF32, Slot::None};
 }
 
+// W8A8_DYNAMIC and W4A4_DYNAMIC: an [N, K] int8 weight (int4 values in int8 for W4A4), per-channel scales, a
+// zero offset and the float bias; they differ only in how the weight's values are read.
+SchemeDecl dynamic_per_channel(SchemeId id, const char* name, Decode weight_decode) {
+  return {id,
+          name,
+          {
+              {"weight", {D::I8}, ShapeRule::MatrixNK, true, "", Use::Applied, weight_decode, Slot::Weight},
+              per_channel_scale(),
+              zero_weight_offset(),
+              float_bias_applied(),
+          },
+          false,
+          true,
+          true,
+          false};
+}
+
 std::vector<SchemeDecl> build() {
   std::vector<SchemeDecl> v;
   v.push_back({SchemeId::Float,
@@ -55,30 +72,8 @@ std::vector<SchemeDecl> build() {
                false,
                true,
                true});
-  v.push_back({SchemeId::W8A8Dynamic,
-               "W8A8_DYNAMIC",
-               {
-                   {"weight", {D::I8}, ShapeRule::MatrixNK, true, "", Use::Applied, Decode::AsStored, Slot::Weight},
-                   per_channel_scale(),
-                   zero_weight_offset(),
-                   float_bias_applied(),
-               },
-               false,
-               true,
-               true,
-               false});
-  v.push_back({SchemeId::W4A4Dynamic,
-               "W4A4_DYNAMIC",
-               {
-                   {"weight", {D::I8}, ShapeRule::MatrixNK, true, "", Use::Applied, Decode::Int4Values, Slot::Weight},
-                   per_channel_scale(),
-                   zero_weight_offset(),
-                   float_bias_applied(),
-               },
-               false,
-               true,
-               true,
-               false});
+  v.push_back(dynamic_per_channel(SchemeId::W8A8Dynamic, "W8A8_DYNAMIC", Decode::AsStored));
+  v.push_back(dynamic_per_channel(SchemeId::W4A4Dynamic, "W4A4_DYNAMIC", Decode::Int4Values));
   // modelslim-format.md §3.7: W ~ (W_q - weight_offset) * weight_scale; asymmetric offsets are allowed.
   v.push_back({SchemeId::W8A16,
                "W8A16",
