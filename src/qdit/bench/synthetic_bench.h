@@ -40,10 +40,10 @@ struct LatentShape {
 };
 LatentShape latent_shape(const wan::WanConfig& c, int64_t frames, int64_t height, int64_t width);
 
-// Bytes the non-GEMM, non-attention ops of one block move as the block is written today (fp32 activations, each
-// op reading its inputs once and writing its output once): 3 LayerNorms, 3 RMSNorms (q, k, cross q), RoPE on q
-// and k, 3 residual adds over [L, D] and GELU over [L, F]: 100·L·D + 8·L·F. A floor for "the rest" at copy
-// bandwidth; fused kernels would lower it.
+// Bytes the non-GEMM, non-attention ops of one block move when each runs unfused on fp32 activations (reading its
+// inputs once, writing its output once): 3 LayerNorms, 3 RMSNorms (q, k, cross q), RoPE on q and k, 3 residual
+// adds over [L, D] and GELU over [L, F]: 100·L·D + 8·L·F. A fixed reference for "the rest" at copy bandwidth;
+// the fused producers and the bf16 attention activations move less, so the memory-bound stages can beat it.
 double rest_bytes_per_block(const wan::WanConfig& c, int64_t tokens);
 
 struct BenchResult {
