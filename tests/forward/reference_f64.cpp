@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "util/activation_ref.h"
+
 namespace qdit::wan::ref {
 
 namespace {
@@ -163,11 +165,9 @@ void rms_norm(Mat& x, const Tensor& w, double eps) {
   }
 }
 
-double gelu_tanh(double x) {
-  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-}
-double gelu_erf(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-double silu(double x) { return x / (1.0 + std::exp(-x)); }
+using test::gelu_erf_f64;
+using test::gelu_tanh_f64;
+using test::silu_f64;
 
 Mat apply(Mat m, double (*f)(double)) {
   for (double& v : m.v) v = f(v);
@@ -276,8 +276,8 @@ std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, 
       sinus.at(t, half + j) = std::sin(ts * std::pow(10000.0, -static_cast<double>(j) / half));
     }
   }
-  const Mat e = reference_linear(w.time_fc2, apply(reference_linear(w.time_fc1, sinus), silu));
-  const Mat e0 = reference_linear(w.time_proj, apply(e, silu));  // [L, 6D], chunk k = columns kD..kD+D-1
+  const Mat e = reference_linear(w.time_fc2, apply(reference_linear(w.time_fc1, sinus), silu_f64));
+  const Mat e0 = reference_linear(w.time_proj, apply(e, silu_f64));  // [L, 6D], chunk k = columns kD..kD+D-1
 
   // Text: zero-padded to text_len rows before the MLP (or, for the negative check, only the valid rows).
   const int64_t n_text = opt.pad_text ? c.text_len : in.encoder_hidden_states.dim(0);
@@ -285,14 +285,14 @@ std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, 
   for (int64_t i = 0; i < in.encoder_hidden_states.numel() && i < n_text * c.text_dim; ++i)
     text_in.v[i] = at(in.encoder_hidden_states, i);
   const Mat text =
-      reference_linear(w.text_fc2, apply(reference_linear(w.text_fc1, text_in, bf), gelu_tanh), bf);
+      reference_linear(w.text_fc2, apply(reference_linear(w.text_fc1, text_in, bf), gelu_tanh_f64), bf);
 
   Mat image;
   if (c.has_image_branch) {
     Mat clip = from_tensor(in.encoder_hidden_states_image, c.image_tokens, c.image_dim);
     Mat hdn = apply(reference_linear(w.image_fc1,
                                      affine(layer_norm(clip, 1e-5), w.image_norm_in_w, w.image_norm_in_b), bf),
-                    gelu_erf);
+                    gelu_erf_f64);
     image =
         affine(layer_norm(reference_linear(w.image_fc2, hdn, bf), 1e-5), w.image_norm_out_w, w.image_norm_out_b);
   }
@@ -331,7 +331,7 @@ std::vector<double> reference_forward(const WanWeights& w, const WanInputs& in, 
     x = add(x, reference_linear(b.cross_out, a, bf));
 
     y = modulate(layer_norm(x, eps), m[3], m[4]);
-    o = reference_linear(b.ffn_down, apply(reference_linear(b.ffn_up, y, bf), gelu_tanh), bf);
+    o = reference_linear(b.ffn_down, apply(reference_linear(b.ffn_up, y, bf), gelu_tanh_f64), bf);
     for (int64_t t = 0; t < L; ++t)
       for (int64_t d = 0; d < D; ++d) x.at(t, d) += o.at(t, d) * m[5].at(t, d);
   }

@@ -6,17 +6,16 @@
 #include "ops_test_util.h"
 #include "qdit/core/error.h"
 #include "qdit/ops/ops.h"
+#include "util/activation_ref.h"
 
 namespace qdit {
 namespace {
 
 using test_ops::Rand;
 
-double gelu_tanh_ref(double x) {
-  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-}
-double gelu_erf_ref(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-double silu_ref(double x) { return x / (1.0 + std::exp(-x)); }
+using test::gelu_erf_f64;
+using test::gelu_tanh_f64;
+using test::silu_f64;
 
 template <typename Op, typename Ref>
 void check(Op op, Ref ref, const char* name) {
@@ -41,9 +40,9 @@ void check(Op op, Ref ref, const char* name) {
   });
 }
 
-TEST(Activations, GeluTanhMatchesFloat64) { check([](Tensor& x) { ops::gelu_tanh(x); }, gelu_tanh_ref, "gelu_tanh"); }
-TEST(Activations, GeluErfMatchesFloat64) { check([](Tensor& x) { ops::gelu_erf(x); }, gelu_erf_ref, "gelu_erf"); }
-TEST(Activations, SiluMatchesFloat64) { check([](Tensor& x) { ops::silu(x); }, silu_ref, "silu"); }
+TEST(Activations, GeluTanhMatchesFloat64) { check([](Tensor& x) { ops::gelu_tanh(x); }, gelu_tanh_f64, "gelu_tanh"); }
+TEST(Activations, GeluErfMatchesFloat64) { check([](Tensor& x) { ops::gelu_erf(x); }, gelu_erf_f64, "gelu_erf"); }
+TEST(Activations, SiluMatchesFloat64) { check([](Tensor& x) { ops::silu(x); }, silu_f64, "silu"); }
 
 TEST(Activations, HandValues) {
   // gelu_tanh(1) = 0.5 (1 + tanh(0.7978845608 * 1.044715)) = 0.841191990607..., silu(1) = 1 / (1 + e^-1).

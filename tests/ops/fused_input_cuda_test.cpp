@@ -15,6 +15,7 @@
 #include "ops/cuda_test_util.h"
 #include "ops/layernorm_ref.h"
 #include "util/test_util.h"
+#include "util/activation_ref.h"
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/internal.h"
 #endif
@@ -90,17 +91,7 @@ void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, bool misali
   SCOPED_TRACE("T=" + std::to_string(t) + " D=" + std::to_string(d) + " mode=" + std::to_string(mode) +
                " groups=" + std::to_string(groups) + (misalign ? " misaligned" : ""));
   [[maybe_unused]] GpuScratch scratch;
-  Rng rng(seed);
-  Tensor x = random_normal_f32({t, d}, rng, 0.5, 3.0);
-  Tensor a, b;
-  if (mode == 1) {
-    a = random_normal_f32({groups, d}, rng, 0.0, 0.5);
-    b = random_normal_f32({groups, d}, rng, 0.0, 0.5);
-  } else if (mode == 2) {
-    a = random_normal_f32({d}, rng, 1.0, 0.3);
-    b = random_normal_f32({d}, rng, 0.0, 0.3);
-  }
-  const std::vector<double> ref = layernorm_f64(x, layernorm_ref_mode(mode), &a, &b, 1e-6);
+  const auto [x, a, b, ref] = random_layernorm_case(t, d, mode, groups, seed);
   Tensor xd;
   if (misalign) {
     Tensor big = ops::empty({t * d + 1}, DType::F32, Device::CUDA);
@@ -153,10 +144,7 @@ TEST(FusedInputCuda, GeluIntoEveryFormEqualsTheUnfusedSequence) {
     Rng rng(100 + f);
     Tensor x = random_normal_f32({t, f}, rng, 0.0, 2.5);
     std::vector<double> ref(static_cast<size_t>(t * f));
-    for (int64_t i = 0; i < t * f; ++i) {
-      const double v = x.data<float>()[i];
-      ref[i] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-    }
+    for (int64_t i = 0; i < t * f; ++i) ref[i] = gelu_tanh_f64(x.data<float>()[i]);
     Tensor xd = to_gpu(x);
     Tensor f32 = to_gpu(x);
     ops::gelu_tanh(f32);  // the in-place F32 op
@@ -246,10 +234,7 @@ TEST(FusedInputCuda, RowGroupRuleKeepsEveryFusedFormBitIdentical) {
     Rng rng(400 + f);
     Tensor x = random_normal_f32({t, f}, rng, 0.0, 2.5);
     std::vector<double> ref(static_cast<size_t>(t * f));
-    for (int64_t i = 0; i < t * f; ++i) {
-      const double v = x.data<float>()[i];
-      ref[i] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-    }
+    for (int64_t i = 0; i < t * f; ++i) ref[i] = gelu_tanh_f64(x.data<float>()[i]);
     Tensor xd = to_gpu(x), f32 = to_gpu(x);
     ops::gelu_tanh(f32);
     for (const LinearInputSpec& spec : all_forms()) {

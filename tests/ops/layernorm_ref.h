@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "qdit/core/tensor.h"
+#include "util/test_util.h"
 
 namespace qdit::test {
 
@@ -39,6 +40,28 @@ inline std::vector<double> layernorm_f64(const Tensor& x, LayerNormRefMode mode,
 // The int mode the CUDA tests parametrise over: 0 plain, 1 modulated, 2 affine.
 inline LayerNormRefMode layernorm_ref_mode(int mode) {
   return mode == 1 ? LayerNormRefMode::Modulated : mode == 2 ? LayerNormRefMode::Affine : LayerNormRefMode::Plain;
+}
+
+// A random LayerNorm problem of the GPU tests in `mode`: x [t, d] ~ N(0.5, 3^2) (a non-zero mean exercises the
+// two-pass variance), then shift/scale [groups, d] ~ N(0, 0.5^2) (modulated) or weight ~ N(1, 0.3^2) and bias
+// ~ N(0, 0.3^2) [d] (affine), drawn in that order from `seed`, and the float64 reference of them.
+struct LayerNormCase {
+  Tensor x, a, b;
+  std::vector<double> ref;
+};
+inline LayerNormCase random_layernorm_case(int64_t t, int64_t d, int mode, int64_t groups, uint64_t seed) {
+  Rng rng(seed);
+  LayerNormCase c;
+  c.x = random_normal_f32({t, d}, rng, 0.5, 3.0);
+  if (mode == 1) {
+    c.a = random_normal_f32({groups, d}, rng, 0.0, 0.5);
+    c.b = random_normal_f32({groups, d}, rng, 0.0, 0.5);
+  } else if (mode == 2) {
+    c.a = random_normal_f32({d}, rng, 1.0, 0.3);
+    c.b = random_normal_f32({d}, rng, 0.0, 0.3);
+  }
+  c.ref = layernorm_f64(c.x, layernorm_ref_mode(mode), &c.a, &c.b, 1e-6);
+  return c;
 }
 
 }  // namespace qdit::test

@@ -12,6 +12,7 @@
 #include "ops_test_util.h"
 #include "qdit/core/error.h"
 #include "qdit/ops/ops.h"
+#include "util/activation_ref.h"
 
 namespace qdit {
 namespace {
@@ -115,10 +116,7 @@ TEST(LinearInput, CpuGeluProducesTheF32FormInPlaceOrNot) {
   const int64_t t = 5, f = 70;
   Tensor x = test_ops::uniform_f32({t, f}, r, -6, 6);
   std::vector<double> ref(static_cast<size_t>(t * f));
-  for (int64_t i = 0; i < t * f; ++i) {
-    const double v = x.data<float>()[i];
-    ref[i] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-  }
+  for (int64_t i = 0; i < t * f; ++i) ref[i] = test::gelu_tanh_f64(x.data<float>()[i]);
   ops::LinearInput out = ops::empty_linear_input(LinearInputSpec{}, t, f, Device::CPU);
   ops::gelu_tanh(x, out);
   test_ops::expect_close(out.values, ref, 1e-5, 1e-6, "gelu into a separate LinearInput");

@@ -13,18 +13,8 @@ void check_layernorm(int64_t t, int64_t d, int mode, int64_t groups, uint64_t se
   SCOPED_TRACE("T=" + std::to_string(t) + " D=" + std::to_string(d) + " mode=" + std::to_string(mode) +
                " groups=" + std::to_string(groups));
   GpuScratch scratch;
-  Rng rng(seed);
-  Tensor x = random_normal_f32({t, d}, rng, 0.5, 3.0);  // a non-zero mean exercises the two-pass variance
-  Tensor a, b;
+  const auto [x, a, b, ref] = random_layernorm_case(t, d, mode, groups, seed);
   ops::Modulation mod;
-  if (mode == 1) {
-    a = random_normal_f32({groups, d}, rng, 0.0, 0.5);
-    b = random_normal_f32({groups, d}, rng, 0.0, 0.5);
-  } else if (mode == 2) {
-    a = random_normal_f32({d}, rng, 1.0, 0.3);
-    b = random_normal_f32({d}, rng, 0.0, 0.3);
-  }
-  std::vector<double> ref = layernorm_f64(x, layernorm_ref_mode(mode), &a, &b, 1e-6);
 
   Tensor xd = to_gpu(x), outd = poisoned_gpu({t, d}, DType::F32);
   Tensor none;

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "ops/cuda_test_util.h"
+#include "util/activation_ref.h"
 #include "util/test_util.h"
 
 namespace qdit::test {
@@ -34,12 +35,9 @@ void check_activation(void (*op)(Tensor&), const std::function<double(double)>& 
 
 TEST(PointwiseCuda, Activations) {
   QDIT_REQUIRE_GPU();
-  check_activation(ops::gelu_tanh, [](double v) {
-    return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-  }, "gelu_tanh");
-  check_activation(ops::gelu_erf, [](double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); },
-                   "gelu_erf");
-  check_activation(ops::silu, [](double v) { return v / (1.0 + std::exp(-v)); }, "silu");
+  check_activation(ops::gelu_tanh, gelu_tanh_f64, "gelu_tanh");
+  check_activation(ops::gelu_erf, gelu_erf_f64, "gelu_erf");
+  check_activation(ops::silu, silu_f64, "silu");
 }
 
 TEST(PointwiseCuda, ResidualAddWithGroupGateAndWithoutGate) {
