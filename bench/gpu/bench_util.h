@@ -31,21 +31,9 @@ inline Tensor rand_i8(const Shape& s, uint64_t seed) {
 inline void time_with_events(benchmark::State& state, const std::function<void()>& fn, double flop) {
   fn();
   ops::cuda::synchronize();
-  cudaEvent_t a, b;
-  QDIT_CUDA_CHECK(cudaEventCreate(&a));
-  QDIT_CUDA_CHECK(cudaEventCreate(&b));
-  for (auto _ : state) {
-    QDIT_CUDA_CHECK(cudaEventRecord(a, ops::cuda::stream()));
-    fn();
-    QDIT_CUDA_CHECK(cudaEventRecord(b, ops::cuda::stream()));
-    QDIT_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    QDIT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    state.SetIterationTime(ms / 1e3);
-  }
+  ops::cuda::StreamTimer timer;
+  for (auto _ : state) state.SetIterationTime(timer.ms(fn) / 1e3);
   ops::cuda::synchronize();
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
   state.counters["Tops"] = benchmark::Counter(flop / 1e12, benchmark::Counter::kIsIterationInvariantRate);
 }
 

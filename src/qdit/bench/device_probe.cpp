@@ -42,21 +42,9 @@ template <class Fn>
 double median_ms(int reps, Fn fn) {
   fn();
   fn();
-  cudaEvent_t a, b;
-  QDIT_CUDA_CHECK(cudaEventCreate(&a));
-  QDIT_CUDA_CHECK(cudaEventCreate(&b));
+  ops::cuda::StreamTimer timer;
   std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    QDIT_CUDA_CHECK(cudaEventRecord(a, ops::cuda::stream()));
-    fn();
-    QDIT_CUDA_CHECK(cudaEventRecord(b, ops::cuda::stream()));
-    QDIT_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    QDIT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
+  for (int r = 0; r < reps; ++r) t.push_back(timer.ms(fn));
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
 }

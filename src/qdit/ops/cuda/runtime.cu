@@ -48,4 +48,24 @@ void synchronize() { QDIT_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
 const DeviceInfo& device_info() { return state().info; }
 
+StreamTimer::StreamTimer() {
+  QDIT_CUDA_CHECK(cudaEventCreate(&start_));
+  QDIT_CUDA_CHECK(cudaEventCreate(&stop_));
+}
+
+StreamTimer::~StreamTimer() {
+  cudaEventDestroy(start_);  // no check: a destructor must not throw
+  cudaEventDestroy(stop_);
+}
+
+float StreamTimer::ms(const std::function<void()>& fn) {
+  QDIT_CUDA_CHECK(cudaEventRecord(start_, stream()));
+  fn();
+  QDIT_CUDA_CHECK(cudaEventRecord(stop_, stream()));
+  QDIT_CUDA_CHECK(cudaEventSynchronize(stop_));
+  float elapsed = 0;
+  QDIT_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start_, stop_));
+  return elapsed;
+}
+
 }  // namespace qdit::ops::cuda

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace qdit::ops::cuda {
 
@@ -21,6 +22,21 @@ struct DeviceInfo {
   int driver_version = 0;
 };
 const DeviceInfo& device_info();
+
+// Times work on qdit's stream with a pair of CUDA events made once (the benchmarks and the ceiling probes time
+// many repetitions): ms(fn) records one event, runs fn, records the other, waits for it and returns the
+// milliseconds between the two.
+class StreamTimer {
+ public:
+  StreamTimer();
+  ~StreamTimer();
+  StreamTimer(const StreamTimer&) = delete;
+  StreamTimer& operator=(const StreamTimer&) = delete;
+  float ms(const std::function<void()>& fn);
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
 
 inline unsigned blocks_for(int64_t n, int threads) {
   int64_t b = (n + threads - 1) / threads;
