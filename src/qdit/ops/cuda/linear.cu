@@ -161,13 +161,18 @@ void gemm_from_input(const LinearInput& x, const QuantLinear& w, Tensor& y, Prec
   fail_internal("linear (CUDA): unknown scheme", err_ctx("", std::to_string(static_cast<int>(w.scheme))));
 }
 
-// y F32 [t, n], or BF16 at BF16 precision (a bf16 consumer's copy: attention's v).
+// An activation of a linear: F32, or BF16 at BF16 precision (x: an attention output; y: attention's v).
+void require_activation_dtype(const Tensor& t, Precision p, const char* op, const char* arg) {
+  if (t.dtype() != DType::F32 && !(t.dtype() == DType::BF16 && p == Precision::BF16))
+    fail_internal(std::string(op) + ": " + arg + " must be F32 (or BF16 at BF16 precision)",
+                  err_ctx("F32, or BF16 at BF16 precision", std::string(dtype_name(t.dtype()))));
+}
+
+// y [t, n] on the GPU in an activation dtype.
 void require_output(const Tensor& y, int64_t t, int64_t n, Precision p, const char* op) {
   require_device(y, op, "y");
   require_shape(y, {t, n}, op, "y");
-  if (y.dtype() != DType::F32 && !(y.dtype() == DType::BF16 && p == Precision::BF16))
-    fail_internal("linear (CUDA): y must be F32 (or BF16 at BF16 precision)",
-                  err_ctx("F32, or BF16 at BF16 precision", std::string(dtype_name(y.dtype()))));
+  require_activation_dtype(y, p, op, "y");
 }
 
 }  // namespace
@@ -175,9 +180,7 @@ void require_output(const Tensor& y, int64_t t, int64_t n, Precision p, const ch
 void linear(const Tensor& x, const QuantLinear& w, Tensor& y, Precision p) {
   const char* op = "linear (CUDA)";
   require_device(x, op, "x");
-  if (x.dtype() != DType::F32 && !(x.dtype() == DType::BF16 && p == Precision::BF16))
-    fail_internal("linear (CUDA): x must be F32 (or BF16 at BF16 precision)",
-                  err_ctx("F32, or BF16 at BF16 precision", std::string(dtype_name(x.dtype()))));
+  require_activation_dtype(x, p, op, "x");
   require_2d(x, op, "x");
   const int64_t t = x.dim(0), k = w.in_features, n = w.out_features;
   if (x.dim(1) != k)

@@ -4,6 +4,7 @@
 // Kernel rule, shared with rmsnorm_rope (rms_group_shape) so that the two stay bit-identical: D % 4 == 0, x and
 // out 16-byte aligned and group_shape(D / 4) takes the row: a row group of row_group.cuh with the row in
 // registers; any other row: one block per row (rms_inverse). LayerNorm lives in layernorm.cu, the fused RMSNorm + RoPE in rmsnorm_rope.cu.
+#include "qdit/ops/cuda/activation_dtype.cuh"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
@@ -70,7 +71,7 @@ void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) {
   require_f32(w, {d}, op, "w");
   require_row_output(x, out, op);
   if (t == 0 || d == 0) return;
-  with_row_output(out, [&](auto* o) {
+  with_f32_or_bf16(out, op, "out", [&](auto* o) {
     if (const GroupShape g = rms_group_shape(d, x.raw(), w.raw(), out.raw()); g.v) {
       with_group_v(g, [&](auto vc) {
         rmsnorm_group_kernel<decltype(vc)::value><<<group_blocks(t, g), g.block, 0, stream()>>>(

@@ -8,6 +8,7 @@
 
 #include <cuda_bf16.h>
 
+#include "qdit/ops/cuda/activation_dtype.cuh"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
@@ -86,14 +87,6 @@ __global__ void static_kernel(const T* __restrict__ x, int8_t* __restrict__ xq, 
     xq[i] = quantize_static_value(widen(x[i]), scale, offset);
 }
 
-// x as F32 or BF16 (the only activation dtypes); `f` is called with a typed device pointer.
-template <typename F>
-void with_activation_type(const Tensor& x, const char* op, F&& f) {
-  if (x.dtype() == DType::F32) return f(x.data<float>());
-  if (x.dtype() == DType::BF16) return f(static_cast<const __nv_bfloat16*>(x.raw()));
-  fail_internal(std::string(op) + ": x must be F32 or BF16", err_ctx("F32 or BF16", std::string(dtype_name(x.dtype()))));
-}
-
 }  // namespace
 
 void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor& s) {
@@ -108,7 +101,7 @@ void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor&
   if (x.dim(0) == 0) return;
   const int64_t k = x.dim(1);
   auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; };
-  with_activation_type(x, op, [&](const auto* xp) {
+  with_f32_or_bf16(x, op, "x", [&](const auto* xp) {
     using T = std::remove_cv_t<std::remove_pointer_t<decltype(xp)>>;
     if (k % 4 == 0 && k > 0 && aligned(x.raw()) && aligned(xq.raw())) {
       constexpr int V = 8;
@@ -138,7 +131,7 @@ void quantize_static(const Tensor& x, float scale, float offset, Tensor& xq) {
                   err_ctx("input_scale > 0", std::to_string(scale)));
   int64_t n = x.numel();
   if (n == 0) return;
-  with_activation_type(x, op, [&](const auto* xp) {
+  with_f32_or_bf16(x, op, "x", [&](const auto* xp) {
     static_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(xp, xq.data<int8_t>(), n, scale, offset);
   });
   QDIT_CUDA_LAUNCH_CHECK("static_kernel");

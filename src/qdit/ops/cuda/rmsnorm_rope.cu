@@ -4,6 +4,7 @@
 // rms_inverse at the same block size) and the same per-element functions as rmsnorm then rope_kernel, so the
 // result is bit-identical to the two ops run one after the other. The output is x itself, another F32 tensor, or
 // BF16 (the same values rounded to nearest even: attention's bf16 q/k without a conversion pass).
+#include "qdit/ops/cuda/activation_dtype.cuh"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/reduce.cuh"
@@ -91,7 +92,7 @@ void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, co
     fail_internal("rmsnorm_rope (CUDA): x must be 8-byte aligned (pairs are read as float2)",
                   err_ctx("8-byte aligned", "misaligned view"));
   if (t == 0 || d == 0) return;
-  with_row_output(out, [&](auto* o) {
+  with_f32_or_bf16(out, op, "out", [&](auto* o) {
     if (const GroupShape g = rms_group_shape(d, x.raw(), w.raw(), out.raw()); g.v) {
       with_group_v(g, [&](auto vc) {
         rmsnorm_rope_group_kernel<decltype(vc)::value><<<group_blocks(t, g), g.block, 0, stream()>>>(

@@ -73,15 +73,6 @@ inline void require_row_output(const Tensor& x, const Tensor& out, const char* o
     fail_internal(std::string(op) + ": out must be 4-byte aligned", err_ctx("4-byte aligned", "misaligned view"));
 }
 
-// Calls f(float*) or f(__nv_bfloat16*) with out's data.
-template <class F>
-void with_row_output(Tensor& out, F&& f) {
-  if (out.dtype() == DType::BF16)
-    f(static_cast<__nv_bfloat16*>(out.raw()));
-  else
-    f(out.data<float>());
-}
-
 // Calls f(std::integral_constant<int, V>{}) for the shape's V (one kernel instantiation per even V).
 template <class F>
 void with_group_v(const GroupShape& g, F&& f) {
