@@ -20,6 +20,7 @@
 #include "gpu/bench_util.h"
 #include "qdit/ops/cuda/arena.h"
 #include "qdit/ops/cuda/attention_cudnn.h"
+#include "qdit/ops/cuda/attention_int8.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
@@ -181,6 +182,33 @@ void BM_AttentionCudnnKernelBf16(benchmark::State& state) {
   state.SetLabel(std::string(cu::device_info().name) + ", cuDNN " + std::to_string(cu::cudnn_runtime_version()));
 }
 
+// The int8-QK attention (attention_int8.h) on bf16 q/k/v with bf16 output, as the lean forward feeds it.
+// Argument 2: 1 = the pipelined kernel, 0 = the plain one, both with the operand preparation (k's mean, q/k
+// quantization, v transposed) inside the timed region; 2 = the pipelined kernel alone on prepared operands.
+// FLOPs counted as bf16 attention's (4 L^2 hd per head), so the rate compares directly with cuDNN's above.
+void BM_AttentionInt8Qk(benchmark::State& state) {
+  int64_t l = state.range(0), heads = state.range(1), variant = state.range(2), hd = 128;
+  cu::ArenaScope scope;
+  Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
+         v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15);
+  Tensor qb = dev(q.shape(), DType::BF16), kb = dev(k.shape(), DType::BF16), vb = dev(v.shape(), DType::BF16),
+         ob = dev(q.shape(), DType::BF16);
+  cu::convert(q, qb);
+  cu::convert(k, kb);
+  cu::convert(v, vb);
+  const float scale = 1.0f / std::sqrt(float(hd));
+  if (variant == 2) {
+    const cu::Int8QkOperands ops = cu::prepare_int8_qk_operands(qb, kb, vb, heads);
+    timed(state, [&] { cu::attention_int8_qk_sm90(ops, scale, ob, true); }, 4.0 * l * l * hd * heads,
+          double(l) * heads * hd * 5);
+  } else {
+    timed(state, [&] { cu::attention_int8_qk(qb, kb, vb, heads, scale, ob, variant == 1); },
+          4.0 * l * l * hd * heads, double(l) * heads * hd * 2 * 4);
+  }
+  state.SetLabel(std::string(cu::device_info().name) +
+                 (variant == 2 ? ", kernel only" : variant == 1 ? ", pipelined" : ", plain"));
+}
+
 void BM_CopyD2D(benchmark::State& state) {
   int64_t bytes = state.range(0);
   cu::ArenaScope scope;
@@ -217,6 +245,7 @@ BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchm
 BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->Args({32760, 13824})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 0})->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_AttentionCudnnKernelBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(BM_AttentionInt8Qk)->Args({32760, 40, 1})->Args({32760, 40, 0})->Args({32760, 40, 2})->Args({32760, 12, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "ops/attention_ref.h"
 #include "ops/cuda_test_util.h"
 #include "util/test_util.h"
 #ifdef QDIT_WITH_CUDA
@@ -22,40 +23,6 @@
 
 namespace qdit::test {
 namespace {
-
-// Reference for the query rows in `rows` (all rows when empty); returns [rows.size(), heads*hd] row-major.
-std::vector<double> attention_ref(const std::vector<double>& q, const std::vector<double>& k,
-                                  const std::vector<double>& v, int64_t lq, int64_t lk, int64_t heads, int64_t hd,
-                                  double scale, const std::vector<int64_t>& rows) {
-  int64_t w = heads * hd;
-  std::vector<double> out(rows.size() * w), s(static_cast<size_t>(lk));
-  for (size_t ri = 0; ri < rows.size(); ++ri) {
-    int64_t r = rows[ri];
-    for (int64_t h = 0; h < heads; ++h) {
-      double mx = -INFINITY;
-      for (int64_t j = 0; j < lk; ++j) {
-        double dot = 0;
-        for (int64_t d = 0; d < hd; ++d) dot += q[r * w + h * hd + d] * k[j * w + h * hd + d];
-        s[j] = dot * scale;
-        mx = std::max(mx, s[j]);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < lk; ++j) sum += (s[j] = std::exp(s[j] - mx));
-      for (int64_t d = 0; d < hd; ++d) {
-        double acc = 0;
-        for (int64_t j = 0; j < lk; ++j) acc += s[j] * v[j * w + h * hd + d];
-        out[ri * w + h * hd + d] = acc / sum;
-      }
-    }
-  }
-  return out;
-}
-
-std::vector<int64_t> all_rows(int64_t n) {
-  std::vector<int64_t> r(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) r[i] = i;
-  return r;
-}
 
 // How the GPU attention is called: through ops::attention's rule, or one named kernel.
 enum class Route { Dispatch, Cudnn, Own4Warps, Own8Warps };

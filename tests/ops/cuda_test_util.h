@@ -15,6 +15,7 @@
 #ifdef QDIT_WITH_CUDA
 #include "qdit/ops/cuda/arena.h"
 #include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/internal.h"
 #endif
 
 namespace qdit::test {
@@ -91,5 +92,14 @@ inline std::vector<double> bf16_rounded(const Tensor& t) {
   for (int64_t i = 0; i < t.numel(); ++i) v[i] = round_to_bf16(t.data<float>()[i]);
   return v;
 }
+
+#ifdef QDIT_WITH_CUDA
+// A device tensor converted to `to` on the device (F32 <-> BF16).
+inline Tensor converted(const Tensor& dev, DType to) {
+  Tensor out = ops::empty(dev.shape(), to, Device::CUDA);
+  ops::cuda::convert(dev, out);
+  return out;
+}
+#endif
 
 }  // namespace qdit::test

@@ -25,12 +25,6 @@ namespace {
 using ops::LinearInputForm;
 using ops::LinearInputSpec;
 
-Tensor converted(const Tensor& dev, DType to) {
-  Tensor out = ops::empty(dev.shape(), to, Device::CUDA);
-  ops::cuda::convert(dev, out);
-  return out;
-}
-
 // At least one element must differ between x and its bf16 rounding, or "rounded" would prove nothing.
 bool has_unrepresentable(const Tensor& host_f32) {
   for (int64_t i = 0; i < host_f32.numel(); ++i)

@@ -15,6 +15,7 @@
 
 #include "qdit/ops/cuda/arena.h"
 #include "qdit/ops/cuda/attention_cudnn.h"
+#include "qdit/ops/cuda/attention_int8.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
 #include "qdit/ops/cuda/internal.h"
@@ -349,7 +350,12 @@ void run_cudnn_sdpa(const Tensor& q, const Tensor& k, const Tensor& v, int64_t h
 }  // namespace
 
 const char* attention_kernel_name(AttentionKernel k) {
-  return k == AttentionKernel::CudnnSdpa ? "cudnn_sdpa" : "own";
+  switch (k) {
+    case AttentionKernel::CudnnSdpa: return "cudnn_sdpa";
+    case AttentionKernel::Own: return "own";
+    case AttentionKernel::Int8QkSm90: return "int8_qk_sm90";
+  }
+  return "?";
 }
 
 bool cudnn_sdpa_supports(int64_t head_dim) { return head_dim > 0 && head_dim % 8 == 0 && head_dim <= 128; }
@@ -382,6 +388,12 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
 void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                     Precision p, AttentionKernel kernel, int flash_warps) {
   if (kernel == AttentionKernel::Own) return attention_variant(q, k, v, heads, scale, out, p, flash_warps);
+  if (kernel == AttentionKernel::Int8QkSm90) {
+    if (p != Precision::BF16)
+      fail_internal("attention (CUDA): the int8-QK kernel asked for at FP32 precision",
+                    err_ctx("BF16 precision (P.V in bf16)", "FP32"));
+    return attention_int8_qk(q, k, v, heads, scale, out);
+  }
   int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   if (p != Precision::BF16 || !cudnn_sdpa_supports(hd))
     fail_internal("attention (CUDA): cuDNN SDPA asked for a shape it does not take",
@@ -390,6 +402,18 @@ void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t h
   if (q.dim(0) == 0) return;
   ArenaScope scratch;
   run_cudnn_sdpa(q, k, v, heads, scale, out);
+}
+
+void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       bool overlap) {
+  const int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
+  if (hd != 128)
+    fail_internal("attention (CUDA): the int8-QK kernel takes head_dim 128 only",
+                  err_ctx("128", std::to_string(hd)));
+  if (q.dim(0) == 0) return;
+  ArenaScope scratch;
+  const Int8QkOperands ops = prepare_int8_qk_operands(q, k, v, heads);
+  attention_int8_qk_sm90(ops, scale, out, overlap);
 }
 
 void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,

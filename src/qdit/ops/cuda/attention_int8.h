@@ -1,0 +1,51 @@
+// Int8-QK attention for Hopper (AttentionKernel::Int8QkSm90; attention_cudnn.h has the kernel rule): softmax(q k^T
+// * scale) v with q and k quantized to int8 per token and head, the products q.k exact in int32 on the tensor
+// cores (wgmma s8, twice bf16's rate), and P.V in bf16 with fp32 accumulation as in the bf16 kernels.
+//
+// The numerics contract (why it stays inside the whole-model 1e-2 budget; bench/attention_8bit_study.cpp):
+//  - k is "smoothed" first: its mean over all keys (per channel) is subtracted. That shifts every score of a query
+//    row by the same amount, which softmax ignores, and it removes the offset all keys share, so the int8 grid is
+//    spent on what differs between keys;
+//  - q and the smoothed k are quantized symmetrically per (token, head): scale = max|x| / 127, x / scale rounded
+//    half to even (an all-zero row has scale 0 and quantizes to zeros);
+//  - score = (q8 . k8) * q_scale * k_scale * scale, softmax in fp32 (exp2 of log2-scaled scores), P rounded to
+//    bf16, v rounded to bf16, P.V accumulated in fp32, divided by the fp32 row sum at the end.
+// The operands are prepared in arena scratch (attention_int8_prep.cu): int8 q and k with their scales, and v
+// transposed per head to [head_dim, keys] in bf16 (so both MMAs read K-major tiles, the layout TMA and wgmma share
+// with the int8 GEMM). head_dim must be 128 (every Wan model's).
+#pragma once
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "qdit/core/tensor.h"
+
+namespace qdit::ops::cuda {
+
+// Operands of the int8-QK kernel, in arena memory of the caller's scope.
+struct Int8QkOperands {
+  int8_t* q8 = nullptr;            // [lq, heads * 128]
+  int8_t* k8 = nullptr;            // [lk, heads * 128], smoothed
+  float* q_scale = nullptr;        // [heads, lq]
+  float* k_scale = nullptr;        // [heads, lk_padded], zero past lk
+  __nv_bfloat16* vt = nullptr;     // [heads * 128, lk_padded] (row h * 128 + d is channel d of head h over keys)
+  int64_t lq = 0, lk = 0, lk_padded = 0, heads = 0;
+};
+
+// Keys per K/V tile of the kernel; k_scale and vt rows are padded to a multiple of it.
+constexpr int kInt8QkKeysPerTile = 128;
+
+// Quantizes q and k (F32 or BF16 [L, heads * 128]) and transposes v into arena scratch (attention_int8_prep.cu).
+Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads);
+
+// out (F32 or BF16 [lq, heads * 128]) = the attention of the prepared operands (attention_int8_sm90.cu).
+// overlap: the pipelined kernel (the next tile's q.k^T issued before this tile's P.V); false runs the two
+// MMAs of a tile back to back (the plain form, kept as the tests' second opinion and the benchmark's baseline).
+void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out, bool overlap = true);
+
+// The whole operation on [L, heads * 128] q, k, v (F32 or BF16) into out: checks, scratch, preparation, kernel
+// (attention.cu; ops::attention's AttentionKernel::Int8QkSm90).
+void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       bool overlap = true);
+
+}  // namespace qdit::ops::cuda

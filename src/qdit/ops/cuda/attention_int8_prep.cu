@@ -1,0 +1,179 @@
+// Operand preparation of the int8-QK attention (attention_int8.h has the numerics contract): k's mean over keys,
+// q and smoothed k quantized per (token, head), v transposed per head into bf16. Memory-bound passes over the
+// three activations (a few hundred microseconds at Wan 14B's 32760 tokens, next to a ~35 ms attention).
+#include <cuda_bf16.h>
+
+#include <algorithm>
+
+#include "qdit/ops/cuda/activation_dtype.cuh"
+#include "qdit/ops/cuda/attention_int8.h"
+#include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/reduce.cuh"
+#include "qdit/ops/cuda/runtime.h"
+#include "qdit/ops/cuda/validate.h"
+
+namespace qdit::ops::cuda {
+
+namespace {
+
+constexpr int kHeadDim = 128;
+
+__device__ __forceinline__ float2 load_pair(const float* p) { return *reinterpret_cast<const float2*>(p); }
+__device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+}
+__device__ __forceinline__ float load_one(const float* p) { return *p; }
+__device__ __forceinline__ float load_one(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+
+// Column sums of x [rows, width] over one chunk of rows per blockIdx.y: 8 warps split the chunk's rows, each
+// lane sums a column pair, and the warps' sums are added in a fixed order (deterministic, no atomics).
+constexpr int kSumWarps = 8, kSumCols = 64;
+template <class T>
+__global__ void __launch_bounds__(32 * kSumWarps)
+    column_partial_sums_kernel(const T* x, int64_t rows, int64_t width, int64_t rows_per_chunk, float* partial) {
+  __shared__ float2 sums[kSumWarps][32];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t col = int64_t(blockIdx.x) * kSumCols + 2 * lane;
+  const int64_t r0 = int64_t(blockIdx.y) * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
+  float2 s = make_float2(0.f, 0.f);
+  if (col < width)
+    for (int64_t r = r0 + warp; r < r1; r += kSumWarps) {
+      const float2 v = load_pair(x + r * width + col);
+      s.x += v.x;
+      s.y += v.y;
+    }
+  sums[warp][lane] = s;
+  __syncthreads();
+  if (warp == 0 && col < width) {
+    float2 t = sums[0][lane];
+    for (int w = 1; w < kSumWarps; ++w) {
+      t.x += sums[w][lane].x;
+      t.y += sums[w][lane].y;
+    }
+    *reinterpret_cast<float2*>(partial + int64_t(blockIdx.y) * width + col) = t;
+  }
+}
+
+__global__ void column_mean_kernel(const float* partial, int chunks, int64_t width, int64_t rows, float* mean) {
+  const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (col >= width) return;
+  float s = 0.f;
+  for (int c = 0; c < chunks; ++c) s += partial[int64_t(c) * width + col];
+  mean[col] = s / static_cast<float>(rows);
+}
+
+// One warp per (token, head): 128 values (minus `mean` when given), scale = max|x| / 127, x / scale rounded half
+// to even. Tokens in [rows, padded_rows) only get a zero scale (the kernel reads whole tiles of scales).
+constexpr int kQuantWarps = 8;
+template <class T>
+__global__ void __launch_bounds__(32 * kQuantWarps)
+    quantize_per_token_head_kernel(const T* x, const float* mean, int64_t rows, int64_t padded_rows, int64_t heads,
+                                   int8_t* q, float* scale) {
+  const int64_t item = int64_t(blockIdx.x) * kQuantWarps + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (item >= padded_rows * heads) return;
+  const int64_t head = item / padded_rows, token = item % padded_rows;
+  if (token >= rows) {
+    if (lane == 0) scale[head * padded_rows + token] = 0.f;
+    return;
+  }
+  const int64_t width = heads * kHeadDim, col = head * kHeadDim + 4 * lane;
+  const T* src = x + token * width + col;
+  const float2 a = load_pair(src), b = load_pair(src + 2);
+  float v[4] = {a.x, a.y, b.x, b.y};
+  if (mean)
+    for (int i = 0; i < 4; ++i) v[i] -= mean[col + i];
+  float amax = 0.f;
+  for (int i = 0; i < 4; ++i) amax = fmaxf(amax, fabsf(v[i]));
+  amax = warp_max(amax);
+  const float s = amax / 127.0f;
+  char4 out = make_char4(0, 0, 0, 0);
+  if (amax > 0.f) {
+    auto quant = [&](float t) {
+      return static_cast<signed char>(max(-127, min(127, __float2int_rn(__fdiv_rn(t, s)))));
+    };
+    out = make_char4(quant(v[0]), quant(v[1]), quant(v[2]), quant(v[3]));
+  }
+  *reinterpret_cast<char4*>(q + token * width + col) = out;
+  if (lane == 0) scale[head * padded_rows + token] = s;
+}
+
+// vt[c, t] = bf16(v[t, c]) through 32 x 32 tiles in shared memory (coalesced on both sides).
+template <class T>
+__global__ void transpose_to_bf16_kernel(const T* v, int64_t rows, int64_t width, int64_t ld_out, __nv_bfloat16* vt) {
+  __shared__ float tile[32][33];
+  const int64_t t0 = int64_t(blockIdx.x) * 32, c0 = int64_t(blockIdx.y) * 32;
+  for (int i = threadIdx.y; i < 32; i += blockDim.y) {
+    const int64_t t = t0 + i, c = c0 + threadIdx.x;
+    tile[i][threadIdx.x] = (t < rows && c < width) ? load_one(v + t * width + c) : 0.f;
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < 32; i += blockDim.y) {
+    const int64_t c = c0 + i, t = t0 + threadIdx.x;
+    if (c < width && t < rows) vt[c * ld_out + t] = __float2bfloat16_rn(tile[threadIdx.x][i]);
+  }
+}
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Per-channel mean of x over its rows, into arena memory.
+float* column_mean(const Tensor& x) {
+  const int64_t rows = x.dim(0), width = x.dim(1);
+  const int chunks = static_cast<int>(std::clamp<int64_t>((rows + 255) / 256, 1, 128));
+  const int64_t per_chunk = (rows + chunks - 1) / chunks;
+  Tensor partial = empty({chunks, width}, DType::F32), mean = empty({width}, DType::F32);
+  const dim3 grid(static_cast<unsigned>((width + kSumCols - 1) / kSumCols), static_cast<unsigned>(chunks));
+  with_f32_or_bf16(x, "attention (int8 QK)", "k", [&](auto* p) {
+    column_partial_sums_kernel<<<grid, 32 * kSumWarps, 0, stream()>>>(p, rows, width, per_chunk,
+                                                                       partial.data<float>());
+  });
+  QDIT_CUDA_LAUNCH_CHECK("column_partial_sums_kernel");
+  column_mean_kernel<<<static_cast<unsigned>((width + 255) / 256), 256, 0, stream()>>>(
+      partial.data<float>(), chunks, width, rows, mean.data<float>());
+  QDIT_CUDA_LAUNCH_CHECK("column_mean_kernel");
+  return mean.data<float>();
+}
+
+void quantize_per_token_head(const Tensor& x, const float* mean, int64_t padded_rows, int64_t heads, int8_t* q,
+                             float* scale, const char* arg) {
+  const int64_t items = padded_rows * heads;
+  const unsigned blocks = static_cast<unsigned>((items + kQuantWarps - 1) / kQuantWarps);
+  with_f32_or_bf16(x, "attention (int8 QK)", arg, [&](auto* p) {
+    quantize_per_token_head_kernel<<<blocks, 32 * kQuantWarps, 0, stream()>>>(p, mean, x.dim(0), padded_rows,
+                                                                              heads, q, scale);
+  });
+  QDIT_CUDA_LAUNCH_CHECK("quantize_per_token_head_kernel");
+}
+
+}  // namespace
+
+Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads) {
+  Int8QkOperands o;
+  o.lq = q.dim(0);
+  o.lk = k.dim(0);
+  o.heads = heads;
+  o.lk_padded = round_up(o.lk, kInt8QkKeysPerTile);
+  const int64_t width = heads * kHeadDim;
+  if (q.dim(1) != width || k.dim(1) != width || v.dim(1) != width || v.dim(0) != o.lk)
+    fail_internal("attention (int8 QK): operands are not [L, heads * 128]",
+                  err_ctx("[L, " + std::to_string(width) + "]",
+                          shape_str(q.shape()) + ", " + shape_str(k.shape()) + ", " + shape_str(v.shape())));
+  o.q8 = empty({o.lq, width}, DType::I8).data<int8_t>();
+  o.k8 = empty({o.lk, width}, DType::I8).data<int8_t>();
+  o.q_scale = empty({heads, o.lq}, DType::F32).data<float>();
+  o.k_scale = empty({heads, o.lk_padded}, DType::F32).data<float>();
+  o.vt = static_cast<__nv_bfloat16*>(empty({width, o.lk_padded}, DType::BF16).raw());
+
+  const float* k_mean = column_mean(k);
+  quantize_per_token_head(q, nullptr, o.lq, heads, o.q8, o.q_scale, "q");
+  quantize_per_token_head(k, k_mean, o.lk_padded, heads, o.k8, o.k_scale, "k");
+  const dim3 grid(static_cast<unsigned>((o.lk + 31) / 32), static_cast<unsigned>(width / 32));
+  with_f32_or_bf16(v, "attention (int8 QK)", "v", [&](auto* p) {
+    transpose_to_bf16_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.lk, width, o.lk_padded, o.vt);
+  });
+  QDIT_CUDA_LAUNCH_CHECK("transpose_to_bf16_kernel");
+  return o;
+}
+
+}  // namespace qdit::ops::cuda

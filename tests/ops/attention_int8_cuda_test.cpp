@@ -1,0 +1,196 @@
+// The int8-QK Hopper attention (ops/cuda/attention_int8.h) against two float64 references written here:
+//  - "quantized": the contract's own arithmetic (k's mean over keys subtracted, q and k quantized per token and
+//    head with scale max|x| / 127 and round-half-even, v rounded to bf16), then exact softmax and P.V. The kernel
+//    differs from it only by P rounded to bf16 and fp32 sums, so this bound is tight: a wrong scale, lost mean,
+//    mis-laid fragment or key range is off by far more;
+//  - "exact": attention of the unrounded inputs, the error the contract costs (the accuracy study,
+//    bench/attention_8bit_study.cpp, expects ~1e-2 on logits of std 1).
+// Both kernel forms (pipelined and plain), lengths that are no multiple of the 128-row/128-key tiles, fewer keys
+// than a tile, several heads, bf16 inputs and output, an all-zero query row, a key offset shared by every token
+// (what smoothing removes), a full 32760-token head, and the shapes the kernel refuses.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ops/attention_ref.h"
+#include "ops/cuda_test_util.h"
+#include "util/test_util.h"
+#ifdef QDIT_WITH_CUDA
+#include "qdit/ops/cuda/attention_cudnn.h"
+#include "qdit/ops/cuda/attention_int8.h"
+#endif
+
+namespace qdit::test {
+namespace {
+
+#ifdef QDIT_WITH_CUDA
+constexpr int64_t kHd = 128;
+
+// The contract's quantization in float64: per (token, head), x (minus `mean` when given) -> q * scale.
+std::vector<double> quantize_dequantize(const std::vector<double>& x, int64_t rows, int64_t heads,
+                                        const std::vector<double>* mean) {
+  const int64_t w = heads * kHd;
+  std::vector<double> out(x.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t h = 0; h < heads; ++h) {
+      double amax = 0;
+      std::vector<double> v(kHd);
+      for (int64_t d = 0; d < kHd; ++d) {
+        v[d] = x[r * w + h * kHd + d] - (mean ? (*mean)[h * kHd + d] : 0.0);
+        amax = std::max(amax, std::fabs(v[d]));
+      }
+      const double scale = static_cast<float>(amax / 127.0);
+      for (int64_t d = 0; d < kHd; ++d)
+        out[r * w + h * kHd + d] = amax > 0 ? std::nearbyint(v[d] / scale) * scale : 0.0;
+    }
+  return out;
+}
+
+std::vector<double> column_mean(const std::vector<double>& x, int64_t rows, int64_t w) {
+  std::vector<double> m(w, 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < w; ++c) m[c] += x[r * w + c];
+  for (double& v : m) v /= static_cast<double>(rows);
+  return m;
+}
+
+struct Case {
+  int64_t lq, lk, heads;
+  uint64_t seed;
+  bool bf16_io = false;     // q, k, v and out in bf16 (the lean forward's buffers)
+  double k_offset_std = 0;  // a per-channel offset shared by every key
+};
+
+struct Result {
+  double vs_quantized, vs_exact;
+};
+
+Result run_case(const Case& c, bool overlap, const std::vector<int64_t>& rows = {}) {
+  Rng rng(c.seed);
+  const int64_t w = c.heads * kHd;
+  Tensor q = random_normal_f32({c.lq, w}, rng), k = random_normal_f32({c.lk, w}, rng),
+         v = random_normal_f32({c.lk, w}, rng);
+  if (c.k_offset_std > 0) {
+    Tensor offset = random_normal_f32({w}, rng, 0.0, c.k_offset_std);
+    for (int64_t r = 0; r < c.lk; ++r)
+      for (int64_t i = 0; i < w; ++i) k.data<float>()[r * w + i] += offset.data<float>()[i];
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kHd));
+  // In bf16 mode the kernel sees bf16-rounded inputs: the references start from the same values.
+  auto values = [&](const Tensor& t) { return c.bf16_io ? bf16_rounded(t) : as_doubles(t); };
+  const std::vector<double> qv = values(q), kv = values(k), vv = values(v);
+  const std::vector<int64_t> sel = rows.empty() ? all_rows(c.lq) : rows;
+  const std::vector<double> kmean = column_mean(kv, c.lk, w);
+  std::vector<double> vb(vv.size());
+  for (size_t i = 0; i < vv.size(); ++i) vb[i] = round_to_bf16(static_cast<float>(vv[i]));
+  const std::vector<double> quantized = attention_ref(quantize_dequantize(qv, c.lq, c.heads, nullptr),
+                                                      quantize_dequantize(kv, c.lk, c.heads, &kmean), vb, c.lq, c.lk,
+                                                      c.heads, kHd, scale, sel);
+  const std::vector<double> exact = attention_ref(qv, kv, vv, c.lq, c.lk, c.heads, kHd, scale, sel);
+
+  const DType io = c.bf16_io ? DType::BF16 : DType::F32;
+  auto dev = [&](const Tensor& t) { return io == DType::F32 ? to_gpu(t) : converted(to_gpu(t), io); };
+  Tensor out = poisoned_gpu({c.lq, w}, io);
+  ops::cuda::attention_int8_qk(dev(q), dev(k), dev(v), c.heads, scale, out, overlap);
+  const Tensor got = to_cpu(io == DType::F32 ? out : converted(out, DType::F32));
+  std::vector<double> sampled;
+  for (int64_t r : sel)
+    for (int64_t i = 0; i < w; ++i) {
+      const double x = got.data<float>()[r * w + i];
+      EXPECT_TRUE(std::isfinite(x)) << "row " << r << " column " << i;
+      sampled.push_back(x);
+    }
+  Result res{rel_l2(sampled, quantized), rel_l2(sampled, exact)};
+  std::printf("[ int8-qk attention ] %s Lq=%lld Lk=%lld heads=%lld%s%s: rel_l2 vs quantized float64 %.2e, vs exact "
+              "%.2e\n",
+              overlap ? "pipelined" : "plain", static_cast<long long>(c.lq), static_cast<long long>(c.lk),
+              static_cast<long long>(c.heads), c.bf16_io ? " bf16 io" : "", c.k_offset_std > 0 ? " k offset" : "",
+              res.vs_quantized, res.vs_exact);
+  return res;
+}
+
+// P in bf16 (relative rounding 2^-9 per probability, averaging over keys) and bf16 output: a few 1e-3 at most.
+constexpr double kVsQuantized = 6e-3;
+// The contract's own cost on logits of std 1 (~1e-2 in the accuracy study) plus the roundings above.
+constexpr double kVsExact = 3e-2;
+
+void check(const Case& c) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  for (bool overlap : {true, false}) {
+    const Result r = run_case(c, overlap);
+    EXPECT_LT(r.vs_quantized, kVsQuantized) << (overlap ? "pipelined" : "plain");
+    EXPECT_LT(r.vs_exact, kVsExact) << (overlap ? "pipelined" : "plain");
+    // The kernel computes the quantized function, not some other approximation of the exact one.
+    EXPECT_LT(r.vs_quantized, r.vs_exact) << (overlap ? "pipelined" : "plain");
+  }
+}
+
+TEST(AttentionInt8QkCuda, WholeTiles) { check({128, 256, 1, 1}); }
+TEST(AttentionInt8QkCuda, RaggedLengthsSeveralHeads) { check({300, 300, 2, 2}); }
+TEST(AttentionInt8QkCuda, FewerKeysThanOneTile) { check({200, 77, 2, 3}); }
+TEST(AttentionInt8QkCuda, ManyKeyTilesFewQueries) { check({5, 1000, 3, 4}); }
+TEST(AttentionInt8QkCuda, Bf16InputsAndOutput) { check({257, 513, 2, 5, /*bf16_io=*/true}); }
+
+// Keys sharing a large per-channel offset (std 4, as real k carries): smoothing removes it before quantization,
+// so the error stays that of the offset-free case instead of the offset eating the int8 range.
+TEST(AttentionInt8QkCuda, SharedKeyOffsetIsSmoothedAway) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  const Result plain = run_case({256, 384, 1, 6}, true);
+  const Result offset = run_case({256, 384, 1, 6, false, 4.0}, true);
+  EXPECT_LT(offset.vs_quantized, kVsQuantized);
+  EXPECT_LT(offset.vs_exact, 1.5 * plain.vs_exact + 1e-3);
+}
+
+// An all-zero query row has scale 0: its scores are all 0, so its output is the plain mean of v over the keys.
+TEST(AttentionInt8QkCuda, ZeroQueryRowAveragesValues) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  const int64_t lq = 130, lk = 200, w = kHd;
+  Rng rng(7);
+  Tensor q = random_normal_f32({lq, w}, rng), k = random_normal_f32({lk, w}, rng), v = random_normal_f32({lk, w}, rng);
+  for (int64_t i = 0; i < w; ++i) q.data<float>()[129 * w + i] = 0.f;
+  Tensor out = poisoned_gpu({lq, w}, DType::F32);
+  ops::cuda::attention_int8_qk(to_gpu(q), to_gpu(k), to_gpu(v), 1, 0.1f, out);
+  const Tensor got = to_cpu(out);
+  for (int64_t d = 0; d < w; ++d) {
+    double mean = 0;
+    for (int64_t j = 0; j < lk; ++j) mean += round_to_bf16(v.data<float>()[j * w + d]);
+    mean /= lk;
+    // P = 1 exactly for every key: only the fp32 accumulation order differs.
+    EXPECT_NEAR(got.data<float>()[129 * w + d], mean, 1e-5) << "channel " << d;
+  }
+}
+
+// Wan 14B's self-attention length for one head, on sampled rows (first, tile edges, last).
+TEST(AttentionInt8QkCuda, FullLength32760OneHead) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  const std::vector<int64_t> rows = {0, 1, 63, 64, 127, 128, 4095, 16383, 20000, 32639, 32640, 32759};
+  for (bool overlap : {true, false}) {
+    const Result r = run_case({32760, 32760, 1, 8}, overlap, rows);
+    EXPECT_LT(r.vs_quantized, kVsQuantized);
+    EXPECT_LT(r.vs_exact, kVsExact);
+  }
+}
+
+TEST(AttentionInt8QkCuda, RefusesOtherHeadDimsAndFp32) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  Rng rng(9);
+  Tensor x64 = to_gpu(random_normal_f32({16, 128}, rng));  // 2 heads of 64
+  Tensor out = poisoned_gpu({16, 128}, DType::F32);
+  EXPECT_THROW(ops::cuda::attention_int8_qk(x64, x64, x64, 2, 0.1f, out), Error);
+  Tensor x = to_gpu(random_normal_f32({16, 128}, rng));
+  EXPECT_THROW(ops::cuda::attention_with(x, x, x, 1, 0.1f, out, ops::Precision::FP32,
+                                         ops::cuda::AttentionKernel::Int8QkSm90),
+               Error);
+}
+#endif
+
+}  // namespace
+}  // namespace qdit::test
