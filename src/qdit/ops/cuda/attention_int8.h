@@ -38,14 +38,25 @@ constexpr int kInt8QkKeysPerTile = 128;
 // Quantizes q and k (F32 or BF16 [L, heads * 128]) and transposes v into arena scratch (attention_int8_prep.cu).
 Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads);
 
+// How the kernel orders its MMAs and softmax (attention_int8_sm90.cu; all three compute the same values):
+//  - Plain: per key tile, q.k^T, softmax, P.V back to back in each warpgroup;
+//  - Pipelined: the next tile's q.k^T issued with this tile's P.V, the softmax running under both;
+//  - PingPong: Pipelined, with the two warpgroups taking turns at issuing their MMAs, so one's softmax runs
+//    while the other's MMAs do.
+enum class Int8QkSchedule { Plain, Pipelined, PingPong };
+constexpr Int8QkSchedule kDefaultInt8QkSchedule = Int8QkSchedule::PingPong;
+const char* int8_qk_schedule_name(Int8QkSchedule s);
+
 // out (F32 or BF16 [lq, heads * 128]) = the attention of the prepared operands (attention_int8_sm90.cu).
-// overlap: the pipelined kernel (the next tile's q.k^T issued before this tile's P.V); false runs the two
-// MMAs of a tile back to back (the plain form, kept as the tests' second opinion and the benchmark's baseline).
-void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out, bool overlap = true);
+// multicast: clusters of two CTAs (neighbouring query tiles) that share each K/V tile's copy from L2.
+constexpr bool kDefaultInt8QkMulticast = true;
+void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out,
+                            Int8QkSchedule schedule = kDefaultInt8QkSchedule,
+                            bool multicast = kDefaultInt8QkMulticast);
 
 // The whole operation on [L, heads * 128] q, k, v (F32 or BF16) into out: checks, scratch, preparation, kernel
 // (attention.cu; ops::attention's AttentionKernel::Int8QkSm90).
 void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-                       bool overlap = true);
+                       Int8QkSchedule schedule = kDefaultInt8QkSchedule, bool multicast = kDefaultInt8QkMulticast);
 
 }  // namespace qdit::ops::cuda

@@ -11,8 +11,11 @@
 //  - two consumer warpgroups, 64 query rows each: S = q8 k8^T with four m64n128k32 s8 wgmmas (exact int32), the
 //    online softmax in fp32 registers, then O += P V^T with eight m64n128k16 bf16 wgmmas whose A operand (P) comes
 //    straight from registers: the int32 D fragment of S has the layout of the bf16 A fragment (hopper.cuh);
-//  - kOverlap: the MMAs of the next key tile's S are issued before the P.V of the current one, so the tensor
-//    cores work on both while the softmax of the next tile runs (FlashAttention-3's intra-warpgroup pipelining).
+//  - the schedule (Int8QkSchedule): Pipelined issues the MMAs of the next key tile's S with the P.V of the current
+//    one, so the tensor cores work on both while the softmax of the next tile runs (FlashAttention-3's
+//    intra-warpgroup pipelining); PingPong adds FlashAttention-3's inter-warpgroup schedule: named barriers make
+//    the two warpgroups take turns at issuing their MMAs, so one's softmax overlaps the other's MMAs instead of
+//    both competing for the tensor cores at the same moments.
 // Scores: s_int * q_scale * k_scale * softmax_scale * log2(e), exponentials are exp2 (ex2.approx); keys past the
 // end (the last tile, zero-filled by TMA) get probability 0.
 #include <cuda.h>
@@ -21,6 +24,7 @@
 #include <cmath>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "qdit/ops/cuda/attention_int8.h"
 #include "qdit/ops/cuda/check.cuh"
@@ -48,10 +52,24 @@ constexpr int kStages = 4;
 constexpr int kQBytes = kBlockM * kHd;            // int8
 constexpr int kKBytes = kBlockN * kHd;            // int8
 constexpr int kVHalfBytes = kHd * 64 * 2;         // 128 channels x 64 keys, bf16: one 128-byte swizzle row each
-constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
-constexpr int kSmemBytes = 1024 + kQBytes + kStages * kStageBytes + 8 * (1 + 2 * kStages);
+// Each V^T half is followed by 8 rows of bf16 ones, written once: the P.V MMA runs with N = 136, and its last 8
+// columns are the row sums of P (the same bf16 P the products use), so the softmax adds nothing up itself.
+constexpr int kOnesBytes = 8 * 128;
+constexpr int kVBlockBytes = kVHalfBytes + kOnesBytes;
+constexpr int kOutCols = kHd + 8;
+constexpr int kStageBytes = kKBytes + 2 * kVBlockBytes;
+constexpr int kLoadBytes = kKBytes + 2 * kVHalfBytes;  // what the copies of one stage bring (not the ones rows)
+// The key tile's k scales (128 floats) come with it into shared memory: read from global memory inside the
+// softmax, their latency sat on every tile's critical path (the loads cannot start before the MMA wait).
+constexpr int kScaleBytes = kBlockN * 4;
+constexpr int kSmemBytes = 1024 + kQBytes + kStages * (kStageBytes + kScaleBytes) + 8 * (1 + 2 * kStages);
 static_assert(kSmemBytes <= 227 * 1024, "shared memory per block on H100/H200");
 static_assert(kQBytes % 1024 == 0 && kStageBytes % 1024 == 0 && kKBytes % 1024 == 0, "1024-byte swizzle atoms");
+
+using Yes = std::true_type;
+using No = std::false_type;
+constexpr Yes kYes{};
+constexpr No kNo{};
 
 struct Args {
   const float* q_scale;  // [heads, lq]
@@ -63,48 +81,81 @@ struct Args {
   float scale_log2;  // softmax scale * log2(e)
 };
 
+// int32 -> float without the conversion unit (I2F runs at a quarter of the FMA rate, like ex2, and the softmax
+// converts every score): for |i| < 2^22, 1.5 * 2^23 + i is an exact float whose bits are 0x4B400000 + i. The
+// score i * k_scale is then fma(magic_float(i), k_scale, -kMagic * k_scale); the one rounding of the constant
+// term costs at most ~1 unit of i (|q8 . k8| <= 128 * 127 * 127 = 2064512 < 2^22, typical values in the
+// thousands). Its effect on a logit is below 1e-4 of bf16's P rounding.
+constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+constexpr float kLazyLog2 = 8.0f;      // the softmax's reference maximum moves when exceeded by more than 2^8
+__device__ __forceinline__ float magic_float(int i) { return __int_as_float(i + 0x4B400000); }
+
 __device__ __forceinline__ float ex2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
 }
 
-template <bool kOverlap>
+template <Int8QkSchedule kSchedule, int CM>
 __global__ void __launch_bounds__(kThreads, 1)
     attention_int8_qk_kernel(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
                              const __grid_constant__ CUtensorMap map_vt, const Args a) {
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
-  const uint32_t q_s = base, bars = base + kQBytes + kStages * kStageBytes, q_full = bars;
+  const uint32_t q_s = base, scales = base + kQBytes + kStages * kStageBytes;
+  const uint32_t bars = scales + kStages * kScaleBytes, q_full = bars;
   auto k_s = [&](uint32_t s) { return base + kQBytes + s * kStageBytes; };
-  auto vt_s = [&](uint32_t s) { return k_s(s) + kKBytes; };
+  auto vt_s = [&](uint32_t s, int half) { return k_s(s) + kKBytes + half * kVBlockBytes; };
   auto full = [&](uint32_t s) { return bars + 8 + 8 * s; };
   auto empty = [&](uint32_t s) { return bars + 8 + 8 * kStages + 8 * s; };
   const int head = blockIdx.y, q0 = blockIdx.x * kBlockM;
   const int tiles = (a.lk + kBlockN - 1) / kBlockN;
   const int wg = threadIdx.x / 128;
+  const uint32_t rank = CM > 1 ? cluster_ctarank() : 0;
 
   if (threadIdx.x == 0) {
     mbar_init(q_full, 1);
     for (int s = 0; s < kStages; ++s) {
-      mbar_init(full(s), 1);                  // the producer's arrive (+ the copies' bytes)
-      mbar_init(empty(s), 4 * kConsumers);    // one arrive per consumer warp
+      mbar_init(full(s), 1);                    // thread 0's arrive (+ the copies' bytes)
+      mbar_init(empty(s), 4 * kConsumers * CM);  // one arrive per consumer warp of each CTA the stage feeds
     }
     fence_mbar_init();
   }
-  __syncthreads();
+  // The ones rows (bf16 1.0 = 0x3F80; any swizzle of them reads the same), then made visible to the MMAs, which
+  // read shared memory through the async proxy.
+  for (int i = threadIdx.x; i < kStages * 2 * kOnesBytes / 4; i += kThreads) {
+    const int block = i / (kOnesBytes / 4), word = i % (kOnesBytes / 4);
+    const uint32_t at = vt_s(block / 2, block % 2) + kVHalfBytes + 4 * word;
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(0x3F803F80u) : "memory");
+  }
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  if constexpr (CM > 1)
+    cluster_sync();  // the peer's barriers exist before anything is multicast or arrived on them
+  else
+    __syncthreads();
 
   // Copies of key tile n go to stage n % kStages once both warpgroups have released tile n - kStages there
   // (the empty barrier's phase; a fresh barrier counts as released). Only thread 0 issues them, and it never
   // blocks on a release: load_ready() issues what is free now, and thread 0 calls it before each tile and while it
   // waits for a tile to land (so a tile the other warpgroup still holds is loaded as soon as it is released).
   int loaded = 0;
+  // CM = 2: the two CTAs of a cluster are neighbouring query tiles of one head and read the same keys, so each
+  // loads half of every K and V^T tile and multicasts it into both (halving the L2 traffic per CTA); a stage is
+  // then free only when the consumers of both CTAs have released it (remote arrivals on the empty barriers).
+  const float* k_scale_head = a.k_scale + int64_t(head) * a.lk_padded;
   auto issue_load = [&](int n) {
     const uint32_t st = n % kStages;
-    mbar_arrive_expect_tx(full(st), kStageBytes);
-    tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
-    tma_load_2d(vt_s(st), &map_vt, full(st), n * kBlockN, head * kHd);
-    tma_load_2d(vt_s(st) + kVHalfBytes, &map_vt, full(st), n * kBlockN + 64, head * kHd);
+    mbar_arrive_expect_tx(full(st), kLoadBytes + kScaleBytes);  // both halves, whoever sends them; own scales
+    bulk_load(scales + st * kScaleBytes, k_scale_head + int64_t(n) * kBlockN, kScaleBytes, full(st));
+    if constexpr (CM == 1) {
+      tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
+      tma_load_2d(vt_s(st, 0), &map_vt, full(st), n * kBlockN, head * kHd);
+      tma_load_2d(vt_s(st, 1), &map_vt, full(st), n * kBlockN + 64, head * kHd);
+    } else {
+      const int key = n * kBlockN + static_cast<int>(rank) * 64;
+      tma_load_2d_multicast(k_s(st) + rank * (kKBytes / 2), &map_k, full(st), head * kHd, key, 0x3);
+      tma_load_2d_multicast(vt_s(st, static_cast<int>(rank)), &map_vt, full(st), key, head * kHd, 0x3);
+    }
   };
   auto load_ready = [&] {
     while (loaded < tiles && mbar_try_wait(empty(loaded % kStages), ((loaded / kStages) & 1) ^ 1)) issue_load(loaded++);
@@ -143,22 +194,21 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int row = row0 + 8 * h;
     c_row[h] = row < a.lq ? a.q_scale[int64_t(head) * a.lq + row] * a.scale_log2 : 0.f;
   }
-  const float* ks_head = a.k_scale + int64_t(head) * a.lk_padded + 2 * quad;
   const uint32_t q_wg = q_s + cw * kRowsPerWg * kHd;
 
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // l: this thread's share of the row sums
-  float o[64];
+  float m[2] = {-INFINITY, -INFINITY};  // the running maximum the exponentials are taken against (log2 units)
+  float o[kOutCols / 2];                 // O, then 4 copies of each row's sum of P (columns 128..135)
   int s[64];
   uint32_t p[8][4];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) o[i] = 0.f;
+  for (int i = 0; i < kOutCols / 2; ++i) o[i] = 0.f;
   auto fence_s = [&] {
 #pragma unroll
     for (int i = 0; i < 64; ++i) reg_fence(s[i]);
   };
   auto fence_o = [&] {
 #pragma unroll
-    for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(o[i])::"memory");
+    for (int i = 0; i < kOutCols / 2; ++i) asm volatile("" : "+f"(o[i])::"memory");
   };
   auto fence_p = [&](uint32_t (&pp)[8][4]) {
 #pragma unroll
@@ -166,45 +216,51 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(pp[kk][i])::"memory");
   };
-  // Issues S = q k^T for key tile `qk_stage` and/or O += P V^T for `pv_stage` (-1: none) as one batch: every
+  // Issues S = q k^T for the key tile in `qk_stage` and/or O += P V^T for the one in `pv_stage` as one batch: every
   // register the MMAs read or write is fenced before the first one is issued. (Touching an operand register
   // between the MMAs of one batch makes ptxas serialise all of them.)
-  auto issue = [&](int qk_stage, int pv_stage, uint32_t (&pp)[8][4]) {
+  auto issue = [&](auto do_qk, auto do_pv, uint32_t qk_stage, uint32_t pv_stage, uint32_t (&pp)[8][4]) {
     fence_o();
     fence_p(pp);
     wgmma_fence();
-    if (qk_stage >= 0) {
+    if constexpr (decltype(do_qk)::value) {
       wgmma_s8_n128_first(s, desc_kmajor_sw128(q_wg), desc_kmajor_sw128(k_s(qk_stage)));
 #pragma unroll
       for (int ks = 1; ks < kHd / 32; ++ks)
         wgmma_s8<128>(s, desc_kmajor_sw128(q_wg + ks * 32), desc_kmajor_sw128(k_s(qk_stage) + ks * 32), 1);
       wgmma_commit();
     }
-    if (pv_stage >= 0) {
+    if constexpr (decltype(do_pv)::value) {
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk)
-        wgmma_bf16_rs_n128(o, pp[kk], desc_kmajor_sw128(vt_s(pv_stage) + (kk / 4) * kVHalfBytes + (kk % 4) * 32),
-                           1);
+        wgmma_bf16_rs<kOutCols>(o, pp[kk], desc_kmajor_sw128(vt_s(pv_stage, kk / 4) + (kk % 4) * 32), 1);
       wgmma_commit();
     }
     // No register fences here: reading s or o before the MMAs retire (even an empty asm naming them) makes ptxas
     // serialise the batch; the fences after each wgmma_wait order the reads instead.
   };
-  // Softmax of key tile t (scores in s) into probabilities pp; corr: the factor O must be scaled by first.
-  auto softmax = [&](int t, uint32_t (&pp)[8][4], float (&corr)[2]) {
-    const float* ksp = ks_head + t * kBlockN;
-    const bool tail = (t + 1) * kBlockN > a.lk;
+  // Softmax of key tile t (scores in s) into probabilities pp; corr: the factor O must be scaled by first (1
+  // when the running maximum stands). kTail: the last tile, whose keys past the end get probability 0.
+  //
+  // The maximum moves lazily (as in FlashAttention-4): only when a row's tile maximum exceeds it by more than
+  // kLazyLog2, so probabilities stay below 2^kLazyLog2 (harmless in bf16 and fp32) and O is rescaled in a few
+  // early tiles instead of every one. The ratio O / rowsum is unchanged by the reference point chosen.
+  auto softmax = [&](auto tail_c, int t, uint32_t (&pp)[8][4], float (&corr)[2]) {
+    constexpr bool kTail = decltype(tail_c)::value;
+    const uint32_t ksp = scales + (uint32_t(t) % kStages) * kScaleBytes + 8 * quad;
     float x[64];
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      const float2 kscale = *reinterpret_cast<const float2*>(ksp + 8 * j);
+      float2 kscale;
+      asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(kscale.x), "=f"(kscale.y) : "r"(ksp + 32 * j));
+      const float off0 = -kMagic * kscale.x, off1 = -kMagic * kscale.y;
       const int col = t * kBlockN + 8 * j + 2 * quad;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        float x0 = static_cast<float>(s[4 * j + 2 * h]) * kscale.x;
-        float x1 = static_cast<float>(s[4 * j + 2 * h + 1]) * kscale.y;
-        if (tail) {
+        float x0 = fmaf(magic_float(s[4 * j + 2 * h]), kscale.x, off0);
+        float x1 = fmaf(magic_float(s[4 * j + 2 * h + 1]), kscale.y, off1);
+        if constexpr (kTail) {
           if (col >= a.lk) x0 = -INFINITY;
           if (col + 1 >= a.lk) x1 = -INFINITY;
         }
@@ -213,14 +269,16 @@ __global__ void __launch_bounds__(kThreads, 1)
         mx[h] = fmaxf(mx[h], fmaxf(x0, x1));
       }
     }
-    float m_new[2], rs[2] = {0.f, 0.f};
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
       mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      m_new[h] = fmaxf(m[h], mx[h] * c_row[h]);  // every tile holds a valid key: mx is finite
-      corr[h] = ex2(m[h] - m_new[h]);            // 0 on the first tile (m = -inf)
-      m[h] = m_new[h];
+      const float cand = mx[h] * c_row[h];  // every tile holds a valid key: mx is finite
+      corr[h] = 1.f;
+      if (cand > m[h] + kLazyLog2) {  // always on the first tile (m = -inf): corr = 0 then, O is still zero
+        corr[h] = ex2(m[h] - cand);
+        m[h] = cand;
+      }
     }
 #pragma unroll
     for (int j = 0; j < 16; ++j)
@@ -229,10 +287,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int i = 4 * j + 2 * h + e;
-          float pv = ex2(fmaf(x[i], c_row[h], -m_new[h]));
-          if (tail && t * kBlockN + 8 * j + 2 * quad + e >= a.lk) pv = 0.f;  // also when c_row = 0 (-inf * 0)
-          x[i] = pv;
-          rs[h] += pv;
+          x[i] = ex2(fmaf(x[i], c_row[h], -m[h]));
+          if constexpr (kTail) {
+            if (t * kBlockN + 8 * j + 2 * quad + e >= a.lk) x[i] = 0.f;  // also when c_row = 0 (-inf * 0)
+          }
         }
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk) {
@@ -241,56 +299,86 @@ __global__ void __launch_bounds__(kThreads, 1)
       pp[kk][2] = pack_bf16(x[8 * kk + 4], x[8 * kk + 5]);
       pp[kk][3] = pack_bf16(x[8 * kk + 6], x[8 * kk + 7]);
     }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) l[h] = l[h] * corr[h] + rs[h];
   };
+  // Tile t's softmax with the tail handling only where it is needed (a uniform branch).
+  const bool ragged = tiles * kBlockN > a.lk;
+  auto softmax_of = [&](int t, uint32_t (&pp)[8][4], float (&corr)[2]) {
+    if (ragged && t == tiles - 1)
+      softmax(kYes, t, pp, corr);
+    else
+      softmax(kNo, t, pp, corr);
+  };
+  // O *= corr, skipped by the whole warp when no row of it moved its maximum (most tiles).
   auto rescale_o = [&](const float (&corr)[2]) {
+    if (!__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) return;
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < kOutCols / 8; ++j)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         o[4 * j + 2 * h] *= corr[h];
         o[4 * j + 2 * h + 1] *= corr[h];
       }
   };
-  auto release = [&](int st) {
+  auto release = [&](uint32_t st) {
     if (lane == 0) mbar_arrive(empty(st));
+    if constexpr (CM > 1) {
+      if (lane == 1) mbar_arrive_remote(empty(st), rank ^ 1u);
+    }
   };
 
   mbar_wait(q_full, 0);
   float corr[2];
-  if constexpr (!kOverlap) {
+  if constexpr (kSchedule == Int8QkSchedule::Plain) {
     for (int t = 0; t < tiles; ++t) {
-      const int stage = t % kStages;
+      const uint32_t stage = uint32_t(t) % kStages;
       wait_tile(t);
-      issue(stage, -1, p);
+      issue(kYes, kNo, stage, 0, p);
       wgmma_wait<0>();
       fence_s();
-      softmax(t, p, corr);
+      softmax_of(t, p, corr);
       rescale_o(corr);
-      issue(-1, stage, p);
+      issue(kNo, kYes, 0, stage, p);
       wgmma_wait<0>();
       fence_o();
       fence_p(p);
       release(stage);
     }
   } else {
+    // PingPong turns: named barrier kTurn + w means "warpgroup w may issue its next batch of MMAs". Each
+    // warpgroup issues one batch per key tile (the last P.V alone goes without a turn); warpgroup 0 goes first,
+    // and each passes the turn after every batch the other still has to issue (so no arrival is left unmatched).
+    constexpr uint32_t kTurn = 1;
+    auto take_turn = [&] {
+      if constexpr (kSchedule == Int8QkSchedule::PingPong) named_sync(kTurn + cw, kThreads);
+    };
+    auto pass_turn = [&](int t) {
+      if constexpr (kSchedule == Int8QkSchedule::PingPong) {
+        if (cw == 0 || t + 1 < tiles) named_arrive(kTurn + (cw ^ 1), kThreads);
+      }
+    };
+    if constexpr (kSchedule == Int8QkSchedule::PingPong) {
+      if (cw == 1) named_arrive(kTurn + 0, kThreads);
+    }
     wait_tile(0);
-    issue(0, -1, p);
+    take_turn();
+    issue(kYes, kNo, 0, 0, p);
+    pass_turn(0);
     wgmma_wait<0>();
     fence_s();
-    softmax(0, p, corr);  // O is still zero: nothing to rescale
+    softmax_of(0, p, corr);  // O is still zero: nothing to rescale
     // One step: S of tile t and P.V of tile t - 1 on the tensor cores, the softmax of tile t meanwhile. The two P
     // fragments alternate by unrolling (a copy between them would sit inside the MMAs' pipeline, and ptxas then
     // serialises every wgmma).
     uint32_t p2[8][4];
     auto step = [&](int t, uint32_t (&cur)[8][4], uint32_t (&next)[8][4]) {
-      const int stage = t % kStages, prev = (t - 1) % kStages;
+      const uint32_t stage = uint32_t(t) % kStages, prev = uint32_t(t - 1) % kStages;
       wait_tile(t);
-      issue(stage, prev, cur);  // q.k^T first: its group completes first
-      wgmma_wait<1>();          // S of tile t is ready; P.V of tile t - 1 may still run
+      take_turn();
+      issue(kYes, kYes, stage, prev, cur);  // q.k^T first: its group completes first
+      pass_turn(t);
+      wgmma_wait<1>();  // S of tile t is ready; P.V of tile t - 1 may still run
       fence_s();
-      softmax(t, next, corr);
+      softmax_of(t, next, corr);
       wgmma_wait<0>();
       fence_o();
       fence_p(cur);
@@ -298,8 +386,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       rescale_o(corr);
     };
     auto finish = [&](uint32_t (&cur)[8][4]) {
-      const int last = (tiles - 1) % kStages;
-      issue(-1, last, cur);
+      const uint32_t last = uint32_t(tiles - 1) % kStages;
+      issue(kNo, kYes, 0, last, cur);
       wgmma_wait<0>();
       fence_o();
       fence_p(cur);
@@ -318,17 +406,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   }
 
-  // ---- O / l, stored ------------------------------------------------------------------------------------------
+  // ---- O / rowsum, stored ------------------------------------------------------------------------------------
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
     const int row = row0 + 8 * h;
     if (row >= a.lq) continue;
-    const float inv = 1.0f / l[h];  // l >= 1: the row's largest score contributes exp2(0)
+    const float inv = 1.0f / o[kHd / 2 + 2 * h];  // >= 1: the row's largest probability is at least 1 in bf16
     const int64_t at = int64_t(row) * a.ld_out + head * kHd + 2 * quad;
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
+    for (int j = 0; j < kHd / 8; ++j) {
       const float v0 = o[4 * j + 2 * h] * inv, v1 = o[4 * j + 2 * h + 1] * inv;
       if (a.out_bf16)
         *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(a.out) + at + 8 * j) = pack_bf16(v0, v1);
@@ -336,24 +422,60 @@ __global__ void __launch_bounds__(kThreads, 1)
         *reinterpret_cast<float2*>(static_cast<float*>(a.out) + at + 8 * j) = make_float2(v0, v1);
     }
   }
+  if constexpr (CM > 1) cluster_sync();  // no CTA leaves while its peer may still multicast or arrive into it
 }
 
-template <bool kOverlap>
+template <Int8QkSchedule kSchedule, int CM>
 void launch(const CUtensorMap& map_q, const CUtensorMap& map_k, const CUtensorMap& map_vt, const Args& a,
             int64_t heads) {
-  auto kernel = attention_int8_qk_kernel<kOverlap>;
+  auto kernel = attention_int8_qk_kernel<kSchedule, CM>;
   static std::once_flag once;
   std::call_once(once, [&] {
     QDIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
   });
-  const dim3 grid(static_cast<unsigned>((a.lq + kBlockM - 1) / kBlockM), static_cast<unsigned>(heads));
-  kernel<<<grid, kThreads, kSmemBytes, stream()>>>(map_q, map_k, map_vt, a);
+  cudaLaunchAttribute cluster;
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = CM;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg = {};
+  const int64_t q_tiles = (a.lq + kBlockM - 1) / kBlockM;
+  cfg.gridDim = dim3(static_cast<unsigned>((q_tiles + CM - 1) / CM * CM), static_cast<unsigned>(heads));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = kSmemBytes;
+  cfg.stream = stream();
+  cfg.attrs = &cluster;
+  cfg.numAttrs = CM > 1 ? 1 : 0;
+  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_q, map_k, map_vt, a));
   QDIT_CUDA_LAUNCH_CHECK("attention_int8_qk_kernel");
+}
+
+template <Int8QkSchedule kSchedule>
+void launch_for(const Int8QkOperands& op, const CUtensorMap& map_q, const CUtensorMap& map_vt, const Args& a,
+                bool multicast) {
+  const int64_t width = op.heads * kHd;
+  const int cm = multicast ? 2 : 1;
+  const CUtensorMap map_k = tensor_map_2d_sw128(op.k8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lk, width, kHd,
+                                                kBlockN / cm, "attention (int8 QK) k");
+  if (multicast)
+    launch<kSchedule, 2>(map_q, map_k, map_vt, a, op.heads);
+  else
+    launch<kSchedule, 1>(map_q, map_k, map_vt, a, op.heads);
 }
 
 }  // namespace sm90_attention
 
-void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, bool overlap) {
+const char* int8_qk_schedule_name(Int8QkSchedule s) {
+  switch (s) {
+    case Int8QkSchedule::Plain: return "plain";
+    case Int8QkSchedule::Pipelined: return "pipelined";
+    case Int8QkSchedule::PingPong: return "pingpong";
+  }
+  return "?";
+}
+
+void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, Int8QkSchedule schedule,
+                            bool multicast) {
   using namespace sm90_attention;
   const int64_t width = op.heads * kHd;
   if (op.lq > INT32_MAX / 2 || op.lk_padded > INT32_MAX / 2 || op.heads > 65535)
@@ -363,8 +485,6 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, 
                               std::to_string(op.heads) + " heads"));
   const CUtensorMap map_q = tensor_map_2d_sw128(op.q8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lq, width, kHd,
                                                 kBlockM, "attention (int8 QK) q");
-  const CUtensorMap map_k = tensor_map_2d_sw128(op.k8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lk, width, kHd,
-                                                kBlockN, "attention (int8 QK) k");
   const CUtensorMap map_vt = tensor_map_2d_sw128(op.vt, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, op.lk, width,
                                                  op.lk_padded * 2, 64, kHd, "attention (int8 QK) v^T");
   Args a;
@@ -377,10 +497,11 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, 
   a.lk_padded = static_cast<int>(op.lk_padded);
   a.ld_out = width;
   a.scale_log2 = scale * 1.4426950408889634f;
-  if (overlap)
-    launch<true>(map_q, map_k, map_vt, a, op.heads);
-  else
-    launch<false>(map_q, map_k, map_vt, a, op.heads);
+  switch (schedule) {
+    case Int8QkSchedule::Plain: launch_for<Int8QkSchedule::Plain>(op, map_q, map_vt, a, multicast); break;
+    case Int8QkSchedule::Pipelined: launch_for<Int8QkSchedule::Pipelined>(op, map_q, map_vt, a, multicast); break;
+    case Int8QkSchedule::PingPong: launch_for<Int8QkSchedule::PingPong>(op, map_q, map_vt, a, multicast); break;
+  }
 }
 
 }  // namespace qdit::ops::cuda
