@@ -5,9 +5,9 @@
 // key tile to 3/4 (the P.V half stays bf16, see the accuracy study in bench/RESULTS.md).
 //
 // Structure (one CTA per 128 query rows of one head):
-//  - K tiles (128 keys x 128 int8) and V^T tiles (128 channels x 128 keys bf16, two 64-key boxes) stream through
-//    a ring of stages with TMA, guarded by full/empty mbarriers (as in the int8 GEMM, int8_gemm_sm90_kernel.cuh),
-//    issued by thread 0 between its own MMAs; the q tile is loaded once;
+//  - a producer warpgroup whose first thread streams K tiles (128 keys x 128 int8), V^T tiles (128 channels x 128
+//    keys bf16, two 64-key boxes) and the keys' scales through a ring of stages with TMA, guarded by full/empty
+//    mbarriers (as in the int8 GEMM, int8_gemm_sm90_kernel.cuh); the q tile is loaded once;
 //  - two consumer warpgroups, 64 query rows each: S = q8 k8^T with four m64n128k32 s8 wgmmas (exact int32), the
 //    online softmax in fp32 registers, then O += P V^T with eight m64n128k16 bf16 wgmmas whose A operand (P) comes
 //    straight from registers: the int32 D fragment of S has the layout of the bf16 A fragment (hopper.cuh);
@@ -44,10 +44,11 @@ using namespace sm90;
 constexpr int kHd = 128;
 constexpr int kConsumers = 2, kRowsPerWg = 64, kBlockM = kConsumers * kRowsPerWg;
 constexpr int kBlockN = kInt8QkKeysPerTile;
-// Two warpgroups and no producer warpgroup: the softmax pipeline needs ~240 registers per thread, and ptxas
-// compiles a 384-thread kernel to 168 whatever setmaxnreg later grants (it spilled: S, O and two P fragments are
-// live at once). With 256 threads the budget is 255. Thread 0 issues the copies instead (load_ready below).
-constexpr int kThreads = 128 * kConsumers;
+// Two consumer warpgroups and a producer warpgroup whose registers go to them (setmaxnreg): the pipelined
+// softmax keeps S, O and two P fragments live (~240 registers per thread).
+constexpr int kConsumerThreads = 128 * kConsumers;
+constexpr int kThreads = kConsumerThreads + 128;
+constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // 24 * 128 + 240 * 256 = 64512 <= 65536
 constexpr int kStages = 4;
 constexpr int kQBytes = kBlockM * kHd;            // int8
 constexpr int kKBytes = kBlockN * kHd;            // int8
@@ -56,7 +57,8 @@ constexpr int kVHalfBytes = kHd * 64 * 2;         // 128 channels x 64 keys, bf1
 // columns are the row sums of P (the same bf16 P the products use), so the softmax adds nothing up itself.
 constexpr int kOnesBytes = 8 * 128;
 constexpr int kVBlockBytes = kVHalfBytes + kOnesBytes;
-constexpr int kOutCols = kHd + 8;
+constexpr bool kRowSumMma = false;
+constexpr int kOutCols = kRowSumMma ? kHd + 8 : kHd;
 constexpr int kStageBytes = kKBytes + 2 * kVBlockBytes;
 constexpr int kLoadBytes = kKBytes + 2 * kVHalfBytes;  // what the copies of one stage bring (not the ones rows)
 // The key tile's k scales (128 floats) come with it into shared memory: read from global memory inside the
@@ -134,53 +136,42 @@ __global__ void __launch_bounds__(kThreads, 1)
   else
     __syncthreads();
 
-  // Copies of key tile n go to stage n % kStages once both warpgroups have released tile n - kStages there
-  // (the empty barrier's phase; a fresh barrier counts as released). Only thread 0 issues them, and it never
-  // blocks on a release: load_ready() issues what is free now, and thread 0 calls it before each tile and while it
-  // waits for a tile to land (so a tile the other warpgroup still holds is loaded as soon as it is released).
-  int loaded = 0;
+  // ---- producer: one thread streams the key tiles ----------------------------------------------------------
   // CM = 2: the two CTAs of a cluster are neighbouring query tiles of one head and read the same keys, so each
   // loads half of every K and V^T tile and multicasts it into both (halving the L2 traffic per CTA); a stage is
   // then free only when the consumers of both CTAs have released it (remote arrivals on the empty barriers).
-  const float* k_scale_head = a.k_scale + int64_t(head) * a.lk_padded;
-  auto issue_load = [&](int n) {
-    const uint32_t st = n % kStages;
-    mbar_arrive_expect_tx(full(st), kLoadBytes + kScaleBytes);  // both halves, whoever sends them; own scales
-    bulk_load(scales + st * kScaleBytes, k_scale_head + int64_t(n) * kBlockN, kScaleBytes, full(st));
-    if constexpr (CM == 1) {
-      tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
-      tma_load_2d(vt_s(st, 0), &map_vt, full(st), n * kBlockN, head * kHd);
-      tma_load_2d(vt_s(st, 1), &map_vt, full(st), n * kBlockN + 64, head * kHd);
-    } else {
-      const int key = n * kBlockN + static_cast<int>(rank) * 64;
-      tma_load_2d_multicast(k_s(st) + rank * (kKBytes / 2), &map_k, full(st), head * kHd, key, 0x3);
-      tma_load_2d_multicast(vt_s(st, static_cast<int>(rank)), &map_vt, full(st), key, head * kHd, 0x3);
-    }
-  };
-  auto load_ready = [&] {
-    while (loaded < tiles && mbar_try_wait(empty(loaded % kStages), ((loaded / kStages) & 1) ^ 1)) issue_load(loaded++);
-  };
-  if (threadIdx.x == 0) {
-    prefetch_tensor_map(&map_q);
-    prefetch_tensor_map(&map_k);
-    prefetch_tensor_map(&map_vt);
-    mbar_arrive_expect_tx(q_full, kQBytes);
-    tma_load_2d(q_s, &map_q, q_full, head * kHd, q0);
-    load_ready();  // the first kStages tiles: every stage is free
-  }
-  // Waits until key tile t has landed in its stage (thread 0 keeps issuing copies meanwhile).
-  auto wait_tile = [&](int t) {
-    const uint32_t bar = full(t % kStages), parity = (t / kStages) & 1;
-    if (threadIdx.x == 0) {
-      load_ready();
-      const uint64_t t0 = global_timer_ns();
-      while (!mbar_try_wait(bar, parity)) {
-        load_ready();
-        if (global_timer_ns() - t0 > 10000000000ull) __trap();  // a lost copy: fail loudly, never hang
+  if (wg == kConsumers) {
+    setmaxnreg_dec<kProducerRegs>();
+    if (threadIdx.x == kConsumerThreads) {
+      prefetch_tensor_map(&map_q);
+      prefetch_tensor_map(&map_k);
+      prefetch_tensor_map(&map_vt);
+      mbar_arrive_expect_tx(q_full, kQBytes);
+      tma_load_2d(q_s, &map_q, q_full, head * kHd, q0);
+      const float* k_scale_head = a.k_scale + int64_t(head) * a.lk_padded;
+      for (int n = 0; n < tiles; ++n) {
+        const uint32_t st = n % kStages;
+        mbar_wait(empty(st), ((n / kStages) & 1) ^ 1);  // a fresh barrier counts as released
+        mbar_arrive_expect_tx(full(st), kLoadBytes + kScaleBytes);  // both halves, whoever sends them; own scales
+        bulk_load(scales + st * kScaleBytes, k_scale_head + int64_t(n) * kBlockN, kScaleBytes, full(st));
+        if constexpr (CM == 1) {
+          tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
+          tma_load_2d(vt_s(st, 0), &map_vt, full(st), n * kBlockN, head * kHd);
+          tma_load_2d(vt_s(st, 1), &map_vt, full(st), n * kBlockN + 64, head * kHd);
+        } else {
+          const int key = n * kBlockN + static_cast<int>(rank) * 64;
+          tma_load_2d_multicast(k_s(st) + rank * (kKBytes / 2), &map_k, full(st), head * kHd, key, 0x3);
+          tma_load_2d_multicast(vt_s(st, static_cast<int>(rank)), &map_vt, full(st), key, head * kHd, 0x3);
+        }
       }
-    } else {
-      mbar_wait(bar, parity);
     }
+    if constexpr (CM > 1) cluster_sync();  // matches the consumers' final cluster barrier
+    return;
+  }
+  setmaxnreg_inc<kConsumerRegs>();
+  // Waits until key tile t has landed in its stage.
+  auto wait_tile = [&](int t) {
+    mbar_wait(full(t % kStages), (t / kStages) & 1);
     __syncwarp();  // the warp leaves the spin together: wgmma is warp-aligned
   };
 
@@ -197,7 +188,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t q_wg = q_s + cw * kRowsPerWg * kHd;
 
   float m[2] = {-INFINITY, -INFINITY};  // the running maximum the exponentials are taken against (log2 units)
-  float o[kOutCols / 2];                 // O, then 4 copies of each row's sum of P (columns 128..135)
+  float o[kOutCols / 2];                 // O (kRowSumMma: then 4 copies of each row's sum of P, columns 128..135)
+  float l[2] = {0.f, 0.f};               // !kRowSumMma: this thread's share of the row sums
   int s[64];
   uint32_t p[8][4];
 #pragma unroll
@@ -280,6 +272,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         m[h] = cand;
       }
     }
+    float rs[2] = {0.f, 0.f};
 #pragma unroll
     for (int j = 0; j < 16; ++j)
 #pragma unroll
@@ -291,7 +284,12 @@ __global__ void __launch_bounds__(kThreads, 1)
           if constexpr (kTail) {
             if (t * kBlockN + 8 * j + 2 * quad + e >= a.lk) x[i] = 0.f;  // also when c_row = 0 (-inf * 0)
           }
+          if constexpr (!kRowSumMma) rs[h] += x[i];
         }
+    if constexpr (!kRowSumMma) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) l[h] = l[h] * corr[h] + rs[h];
+    }
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk) {
       pp[kk][0] = pack_bf16(x[8 * kk + 0], x[8 * kk + 1]);
@@ -349,15 +347,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     // and each passes the turn after every batch the other still has to issue (so no arrival is left unmatched).
     constexpr uint32_t kTurn = 1;
     auto take_turn = [&] {
-      if constexpr (kSchedule == Int8QkSchedule::PingPong) named_sync(kTurn + cw, kThreads);
+      if constexpr (kSchedule == Int8QkSchedule::PingPong) named_sync(kTurn + cw, kConsumerThreads);
     };
     auto pass_turn = [&](int t) {
       if constexpr (kSchedule == Int8QkSchedule::PingPong) {
-        if (cw == 0 || t + 1 < tiles) named_arrive(kTurn + (cw ^ 1), kThreads);
+        if (cw == 0 || t + 1 < tiles) named_arrive(kTurn + (cw ^ 1), kConsumerThreads);
       }
     };
     if constexpr (kSchedule == Int8QkSchedule::PingPong) {
-      if (cw == 1) named_arrive(kTurn + 0, kThreads);
+      if (cw == 1) named_arrive(kTurn + 0, kConsumerThreads);
     }
     wait_tile(0);
     take_turn();
@@ -409,9 +407,16 @@ __global__ void __launch_bounds__(kThreads, 1)
   // ---- O / rowsum, stored ------------------------------------------------------------------------------------
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
+    float sum;
+    if constexpr (kRowSumMma) {
+      sum = o[kHd / 2 + 2 * h];
+    } else {
+      sum = l[h] + __shfl_xor_sync(0xffffffffu, l[h], 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    }
     const int row = row0 + 8 * h;
     if (row >= a.lq) continue;
-    const float inv = 1.0f / o[kHd / 2 + 2 * h];  // >= 1: the row's largest probability is at least 1 in bf16
+    const float inv = 1.0f / sum;  // >= 1: the row's largest probability is 1 (or more, lazily)
     const int64_t at = int64_t(row) * a.ld_out + head * kHd + 2 * quad;
 #pragma unroll
     for (int j = 0; j < kHd / 8; ++j) {
