@@ -1,8 +1,8 @@
 // The int8-QK Hopper attention (ops/cuda/attention_int8.h) against two float64 references written here:
 //  - "quantized": the contract's own arithmetic (k's mean over keys subtracted, q and k quantized per token and
-//    head with scale max|x| / 127 and round-half-even, v rounded to bf16), then exact softmax and P.V. The kernel
-//    differs from it only by P rounded to bf16 and fp32 sums, so this bound is tight: a wrong scale, lost mean,
-//    mis-laid fragment or key range is off by far more;
+//    head with scale max|x| / 127 and round-half-even, v in fp16 after its per-channel power-of-two scaling),
+//    then exact softmax and P.V. The kernel differs from it only by its fp16 exponentials and P and fp32 sums, so
+//    this bound is tight: a wrong scale, lost mean, mis-laid fragment or key range is off by far more;
 //  - "exact": attention of the unrounded inputs, the error the contract costs (the accuracy study,
 //    bench/attention_8bit_study.cpp, expects ~1e-2 on logits of std 1).
 // Every form of the kernel (plain, pipelined, ping-pong schedules; with and without multicast clusters), lengths that are no multiple of the 128-row/128-key tiles, fewer keys
@@ -46,6 +46,22 @@ std::vector<double> quantize_dequantize(const std::vector<double>& x, int64_t ro
       for (int64_t d = 0; d < kHd; ++d)
         out[r * w + h * kHd + d] = amax > 0 ? std::nearbyint(v[d] / scale) * scale : 0.0;
     }
+  return out;
+}
+
+// v as the kernel holds it: per channel, divided by the power of two that puts its largest magnitude in
+// [16384, 32768), rounded to fp16, multiplied back.
+std::vector<double> f16_per_channel(const std::vector<double>& v, int64_t rows, int64_t w) {
+  std::vector<double> out(v.size());
+  for (int64_t c = 0; c < w; ++c) {
+    double amax = 0;
+    for (int64_t r = 0; r < rows; ++r) amax = std::max(amax, std::fabs(v[r * w + c]));
+    int e = 0;
+    std::frexp(amax, &e);
+    const double scale = amax > 0 ? std::ldexp(1.0, e - 15) : 1.0;
+    for (int64_t r = 0; r < rows; ++r)
+      out[r * w + c] = f16_to_f32(f32_to_f16(static_cast<float>(v[r * w + c] / scale))) * scale;
+  }
   return out;
 }
 
@@ -102,8 +118,7 @@ Result run_case(const Case& c, const Form& form, const std::vector<int64_t>& row
   const std::vector<double> qv = values(q), kv = values(k), vv = values(v);
   const std::vector<int64_t> sel = rows.empty() ? all_rows(c.lq) : rows;
   const std::vector<double> kmean = column_mean(kv, c.lk, w);
-  std::vector<double> vb(vv.size());
-  for (size_t i = 0; i < vv.size(); ++i) vb[i] = round_to_bf16(static_cast<float>(vv[i]));
+  const std::vector<double> vb = f16_per_channel(vv, c.lk, w);
   const std::vector<double> quantized = attention_ref(quantize_dequantize(qv, c.lq, c.heads, nullptr),
                                                       quantize_dequantize(kv, c.lk, c.heads, &kmean), vb, c.lq, c.lk,
                                                       c.heads, kHd, scale, sel);
@@ -130,7 +145,8 @@ Result run_case(const Case& c, const Form& form, const std::vector<int64_t>& row
   return res;
 }
 
-// P in bf16 (relative rounding 2^-9 per probability, averaging over keys) and bf16 output: a few 1e-3 at most.
+// Exponent arguments and P in fp16 (relative rounding ~2^-10 per probability, averaging over keys) and bf16
+// output: a few 1e-3 at most.
 constexpr double kVsQuantized = 6e-3;
 // The contract's own cost on logits of std 1 (~1e-2 in the accuracy study) plus the roundings above.
 constexpr double kVsExact = 3e-2;
@@ -176,9 +192,10 @@ TEST(AttentionInt8QkCuda, ZeroQueryRowAveragesValues) {
   Tensor out = poisoned_gpu({lq, w}, DType::F32);
   ops::cuda::attention_int8_qk(to_gpu(q), to_gpu(k), to_gpu(v), 1, 0.1f, out);
   const Tensor got = to_cpu(out);
+  const std::vector<double> vh = f16_per_channel(as_doubles(v), lk, w);
   for (int64_t d = 0; d < w; ++d) {
     double mean = 0;
-    for (int64_t j = 0; j < lk; ++j) mean += round_to_bf16(v.data<float>()[j * w + d]);
+    for (int64_t j = 0; j < lk; ++j) mean += vh[j * w + d];
     mean /= lk;
     // P = 1 exactly for every key: only the fp32 accumulation order differs.
     EXPECT_NEAR(got.data<float>()[129 * w + d], mean, 1e-5) << "channel " << d;

@@ -8,13 +8,18 @@
 //    spent on what differs between keys;
 //  - q and the smoothed k are quantized symmetrically per (token, head): scale = max|x| / 127, x / scale rounded
 //    half to even (an all-zero row has scale 0 and quantizes to zeros);
-//  - score = (q8 . k8) * q_scale * k_scale * scale, softmax in fp32 (exp2 of log2-scaled scores), P rounded to
-//    bf16, v rounded to bf16, P.V accumulated in fp32, divided by the fp32 row sum at the end.
+//  - score = (q8 . k8) * q_scale * k_scale * scale, the exponent argument (log2 units, against a running row
+//    maximum) in fp32, then rounded to fp16 and exponentiated in fp16 (ex2.approx.f16x2: two per instruction,
+//    which halves the special-function work that bounds this kernel); P stays fp16;
+//  - v in fp16 after division by a power of two per channel that puts the channel's largest magnitude in
+//    [16384, 32768) (so no value overflows and none loses precision to the range; fp16 keeps 3 more mantissa bits
+//    than bf16); P.V and the row sums of P accumulated in fp32 on the tensor cores; O divided by the row sum and
+//    multiplied by the channel's power of two at the end.
 // The operands are prepared in arena scratch (attention_int8_prep.cu): int8 q and k with their scales, and v
-// transposed per head to [head_dim, keys] in bf16 (so both MMAs read K-major tiles, the layout TMA and wgmma share
+// transposed per head to [head_dim, keys] in fp16 (so both MMAs read K-major tiles, the layout TMA and wgmma share
 // with the int8 GEMM). head_dim must be 128 (every Wan model's).
 #pragma once
-#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cstdint>
 
@@ -28,7 +33,9 @@ struct Int8QkOperands {
   int8_t* k8 = nullptr;            // [lk, heads * 128], smoothed
   float* q_scale = nullptr;        // [heads, lq]
   float* k_scale = nullptr;        // [heads, lk_padded], zero past lk
-  __nv_bfloat16* vt = nullptr;     // [heads * 128, lk_padded] (row h * 128 + d is channel d of head h over keys)
+  __half* vt = nullptr;            // [heads * 128, lk_padded]: row h * 128 + d is channel d of head h over keys,
+                                   // divided by v_scale[h * 128 + d]
+  float* v_scale = nullptr;        // [heads * 128], powers of two
   int64_t lq = 0, lk = 0, lk_padded = 0, heads = 0;
 };
 

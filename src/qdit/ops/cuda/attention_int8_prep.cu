@@ -1,7 +1,8 @@
 // Operand preparation of the int8-QK attention (attention_int8.h has the numerics contract): k's mean over keys,
-// q and smoothed k quantized per (token, head), v transposed per head into bf16. Memory-bound passes over the
-// three activations (a few hundred microseconds at Wan 14B's 32760 tokens, next to a ~35 ms attention).
+// q and smoothed k quantized per (token, head), v's largest magnitude per channel, v transposed per head into
+// fp16 scaled by a power of two per channel. Memory-bound passes over the three activations.
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <algorithm>
 
@@ -26,12 +27,17 @@ __device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
 __device__ __forceinline__ float load_one(const float* p) { return *p; }
 __device__ __forceinline__ float load_one(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 
-// Column sums of x [rows, width] over one chunk of rows per blockIdx.y: 8 warps split the chunk's rows, each
-// lane sums a column pair, and the warps' sums are added in a fixed order (deterministic, no atomics).
+// Column sums (or largest magnitudes, kAbsMax) of x [rows, width] over one chunk of rows per blockIdx.y: 8 warps
+// split the chunk's rows, each lane takes a column pair, and the warps' results are combined in a fixed order
+// (deterministic, no atomics).
 constexpr int kSumWarps = 8, kSumCols = 64;
-template <class T>
+template <bool kAbsMax>
+__device__ __forceinline__ float combine(float a, float b) {
+  return kAbsMax ? fmaxf(a, fabsf(b)) : a + b;
+}
+template <bool kAbsMax, class T>
 __global__ void __launch_bounds__(32 * kSumWarps)
-    column_partial_sums_kernel(const T* x, int64_t rows, int64_t width, int64_t rows_per_chunk, float* partial) {
+    column_partial_kernel(const T* x, int64_t rows, int64_t width, int64_t rows_per_chunk, float* partial) {
   __shared__ float2 sums[kSumWarps][32];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t col = int64_t(blockIdx.x) * kSumCols + 2 * lane;
@@ -40,27 +46,37 @@ __global__ void __launch_bounds__(32 * kSumWarps)
   if (col < width)
     for (int64_t r = r0 + warp; r < r1; r += kSumWarps) {
       const float2 v = load_pair(x + r * width + col);
-      s.x += v.x;
-      s.y += v.y;
+      s.x = combine<kAbsMax>(s.x, v.x);
+      s.y = combine<kAbsMax>(s.y, v.y);
     }
   sums[warp][lane] = s;
   __syncthreads();
   if (warp == 0 && col < width) {
     float2 t = sums[0][lane];
     for (int w = 1; w < kSumWarps; ++w) {
-      t.x += sums[w][lane].x;
-      t.y += sums[w][lane].y;
+      t.x = kAbsMax ? fmaxf(t.x, sums[w][lane].x) : t.x + sums[w][lane].x;
+      t.y = kAbsMax ? fmaxf(t.y, sums[w][lane].y) : t.y + sums[w][lane].y;
     }
     *reinterpret_cast<float2*>(partial + int64_t(blockIdx.y) * width + col) = t;
   }
 }
 
-__global__ void column_mean_kernel(const float* partial, int chunks, int64_t width, int64_t rows, float* mean) {
+// kAbsMax = false: the mean over rows. true: the power of two 2^(e - 15) for the largest magnitude m * 2^e
+// (m in [0.5, 1)), so that the column divided by it peaks in [16384, 32768): fp16's whole range, never past it
+// (1 for an all-zero column).
+template <bool kAbsMax>
+__global__ void column_finish_kernel(const float* partial, int chunks, int64_t width, int64_t rows, float* out) {
   const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col >= width) return;
   float s = 0.f;
-  for (int c = 0; c < chunks; ++c) s += partial[int64_t(c) * width + col];
-  mean[col] = s / static_cast<float>(rows);
+  for (int c = 0; c < chunks; ++c) s = kAbsMax ? fmaxf(s, partial[int64_t(c) * width + col]) : s + partial[int64_t(c) * width + col];
+  if constexpr (kAbsMax) {
+    int e = 0;
+    frexpf(s, &e);
+    out[col] = s > 0.f ? ldexpf(1.f, e - 15) : 1.f;
+  } else {
+    out[col] = s / static_cast<float>(rows);
+  }
 }
 
 // One warp per (token, head): 128 values (minus `mean` when given), scale = max|x| / 127, x / scale rounded half
@@ -99,9 +115,11 @@ __global__ void __launch_bounds__(32 * kQuantWarps)
   if (lane == 0) scale[head * padded_rows + token] = s;
 }
 
-// vt[c, t] = bf16(v[t, c]) through 32 x 32 tiles in shared memory (coalesced on both sides).
+// vt[c, t] = fp16(v[t, c] / scale[c]) (scale a power of two: the division is exact) through 32 x 32 tiles in
+// shared memory (coalesced on both sides).
 template <class T>
-__global__ void transpose_to_bf16_kernel(const T* v, int64_t rows, int64_t width, int64_t ld_out, __nv_bfloat16* vt) {
+__global__ void transpose_to_f16_kernel(const T* v, const float* scale, int64_t rows, int64_t width, int64_t ld_out,
+                                        __half* vt) {
   __shared__ float tile[32][33];
   const int64_t t0 = int64_t(blockIdx.x) * 32, c0 = int64_t(blockIdx.y) * 32;
   for (int i = threadIdx.y; i < 32; i += blockDim.y) {
@@ -111,28 +129,29 @@ __global__ void transpose_to_bf16_kernel(const T* v, int64_t rows, int64_t width
   __syncthreads();
   for (int i = threadIdx.y; i < 32; i += blockDim.y) {
     const int64_t c = c0 + i, t = t0 + threadIdx.x;
-    if (c < width && t < rows) vt[c * ld_out + t] = __float2bfloat16_rn(tile[threadIdx.x][i]);
+    if (c < width && t < rows) vt[c * ld_out + t] = __float2half_rn(tile[threadIdx.x][i] / scale[c]);
   }
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Per-channel mean of x over its rows, into arena memory.
-float* column_mean(const Tensor& x) {
+// Per-channel mean (kAbsMax = false) or fp16 range scale (true, column_finish_kernel) of x, into arena memory.
+template <bool kAbsMax>
+float* column_stat(const Tensor& x, const char* arg) {
   const int64_t rows = x.dim(0), width = x.dim(1);
   const int chunks = static_cast<int>(std::clamp<int64_t>((rows + 255) / 256, 1, 128));
   const int64_t per_chunk = (rows + chunks - 1) / chunks;
-  Tensor partial = empty({chunks, width}, DType::F32), mean = empty({width}, DType::F32);
+  Tensor partial = empty({chunks, width}, DType::F32), out = empty({width}, DType::F32);
   const dim3 grid(static_cast<unsigned>((width + kSumCols - 1) / kSumCols), static_cast<unsigned>(chunks));
-  with_f32_or_bf16(x, "attention (int8 QK)", "k", [&](auto* p) {
-    column_partial_sums_kernel<<<grid, 32 * kSumWarps, 0, stream()>>>(p, rows, width, per_chunk,
-                                                                       partial.data<float>());
+  with_f32_or_bf16(x, "attention (int8 QK)", arg, [&](auto* p) {
+    column_partial_kernel<kAbsMax><<<grid, 32 * kSumWarps, 0, stream()>>>(p, rows, width, per_chunk,
+                                                                          partial.data<float>());
   });
-  QDIT_CUDA_LAUNCH_CHECK("column_partial_sums_kernel");
-  column_mean_kernel<<<static_cast<unsigned>((width + 255) / 256), 256, 0, stream()>>>(
-      partial.data<float>(), chunks, width, rows, mean.data<float>());
-  QDIT_CUDA_LAUNCH_CHECK("column_mean_kernel");
-  return mean.data<float>();
+  QDIT_CUDA_LAUNCH_CHECK("column_partial_kernel");
+  column_finish_kernel<kAbsMax><<<static_cast<unsigned>((width + 255) / 256), 256, 0, stream()>>>(
+      partial.data<float>(), chunks, width, rows, out.data<float>());
+  QDIT_CUDA_LAUNCH_CHECK("column_finish_kernel");
+  return out.data<float>();
 }
 
 void quantize_per_token_head(const Tensor& x, const float* mean, int64_t padded_rows, int64_t heads, int8_t* q,
@@ -163,16 +182,17 @@ Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const 
   o.k8 = empty({o.lk, width}, DType::I8).data<int8_t>();
   o.q_scale = empty({heads, o.lq}, DType::F32).data<float>();
   o.k_scale = empty({heads, o.lk_padded}, DType::F32).data<float>();
-  o.vt = static_cast<__nv_bfloat16*>(empty({width, o.lk_padded}, DType::BF16).raw());
+  o.vt = static_cast<__half*>(empty({width, o.lk_padded}, DType::F16).raw());
 
-  const float* k_mean = column_mean(k);
+  const float* k_mean = column_stat<false>(k, "k");
+  o.v_scale = column_stat<true>(v, "v");
   quantize_per_token_head(q, nullptr, o.lq, heads, o.q8, o.q_scale, "q");
   quantize_per_token_head(k, k_mean, o.lk_padded, heads, o.k8, o.k_scale, "k");
   const dim3 grid(static_cast<unsigned>((o.lk + 31) / 32), static_cast<unsigned>(width / 32));
   with_f32_or_bf16(v, "attention (int8 QK)", "v", [&](auto* p) {
-    transpose_to_bf16_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.lk, width, o.lk_padded, o.vt);
+    transpose_to_f16_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.v_scale, o.lk, width, o.lk_padded, o.vt);
   });
-  QDIT_CUDA_LAUNCH_CHECK("transpose_to_bf16_kernel");
+  QDIT_CUDA_LAUNCH_CHECK("transpose_to_f16_kernel");
   return o;
 }
 

@@ -57,8 +57,7 @@ constexpr int kVHalfBytes = kHd * 64 * 2;         // 128 channels x 64 keys, bf1
 // columns are the row sums of P (the same bf16 P the products use), so the softmax adds nothing up itself.
 constexpr int kOnesBytes = 8 * 128;
 constexpr int kVBlockBytes = kVHalfBytes + kOnesBytes;
-constexpr bool kRowSumMma = false;
-constexpr int kOutCols = kRowSumMma ? kHd + 8 : kHd;
+constexpr int kOutCols = kHd + 8;
 constexpr int kStageBytes = kKBytes + 2 * kVBlockBytes;
 constexpr int kLoadBytes = kKBytes + 2 * kVHalfBytes;  // what the copies of one stage bring (not the ones rows)
 // The key tile's k scales (128 floats) come with it into shared memory: read from global memory inside the
@@ -76,6 +75,7 @@ constexpr No kNo{};
 struct Args {
   const float* q_scale;  // [heads, lq]
   const float* k_scale;  // [heads, lk_padded]
+  const float* v_scale;  // [heads * 128]
   void* out;             // [lq, heads * 128], F32 or BF16
   bool out_bf16;
   int lq, lk, lk_padded;
@@ -91,6 +91,19 @@ struct Args {
 constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
 constexpr float kLazyLog2 = 8.0f;      // the softmax's reference maximum moves when exceeded by more than 2^8
 __device__ __forceinline__ float magic_float(int i) { return __int_as_float(i + 0x4B400000); }
+
+// Two exponentials (base 2) in one special-function instruction, fp16 in and out.
+__device__ __forceinline__ uint32_t ex2_f16x2(uint32_t x) {
+  uint32_t y;
+  asm("ex2.approx.f16x2 %0, %1;\n" : "=r"(y) : "r"(x));
+  return y;
+}
+// (lo, hi) rounded to fp16, lo in the low half.
+__device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
 
 __device__ __forceinline__ float ex2(float x) {
   float y;
@@ -123,12 +136,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     fence_mbar_init();
   }
-  // The ones rows (bf16 1.0 = 0x3F80; any swizzle of them reads the same), then made visible to the MMAs, which
+  // The ones rows (fp16 1.0 = 0x3C00; any swizzle of them reads the same), then made visible to the MMAs, which
   // read shared memory through the async proxy.
   for (int i = threadIdx.x; i < kStages * 2 * kOnesBytes / 4; i += kThreads) {
     const int block = i / (kOnesBytes / 4), word = i % (kOnesBytes / 4);
     const uint32_t at = vt_s(block / 2, block % 2) + kVHalfBytes + 4 * word;
-    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(0x3F803F80u) : "memory");
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(0x3C003C00u) : "memory");
   }
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   if constexpr (CM > 1)
@@ -188,8 +201,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t q_wg = q_s + cw * kRowsPerWg * kHd;
 
   float m[2] = {-INFINITY, -INFINITY};  // the running maximum the exponentials are taken against (log2 units)
-  float o[kOutCols / 2];                 // O (kRowSumMma: then 4 copies of each row's sum of P, columns 128..135)
-  float l[2] = {0.f, 0.f};               // !kRowSumMma: this thread's share of the row sums
+  float o[kOutCols / 2];                 // O, then 4 copies of each row's sum of P (columns 128..135)
   int s[64];
   uint32_t p[8][4];
 #pragma unroll
@@ -225,7 +237,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     if constexpr (decltype(do_pv)::value) {
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk)
-        wgmma_bf16_rs<kOutCols>(o, pp[kk], desc_kmajor_sw128(vt_s(pv_stage, kk / 4) + (kk % 4) * 32), 1);
+        wgmma_f16_rs_n136(o, pp[kk], desc_kmajor_sw128(vt_s(pv_stage, kk / 4) + (kk % 4) * 32));
       wgmma_commit();
     }
     // No register fences here: reading s or o before the MMAs retire (even an empty asm naming them) makes ptxas
@@ -272,31 +284,20 @@ __global__ void __launch_bounds__(kThreads, 1)
         m[h] = cand;
       }
     }
-    float rs[2] = {0.f, 0.f};
+    // P in fp16 pairs, straight into the A fragments: pp[kk][r] holds elements 8kk + 2r (+ 1), row h = r % 2.
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int kk = 0; kk < 8; ++kk)
 #pragma unroll
-      for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int i = 4 * j + 2 * h + e;
-          x[i] = ex2(fmaf(x[i], c_row[h], -m[h]));
-          if constexpr (kTail) {
-            if (t * kBlockN + 8 * j + 2 * quad + e >= a.lk) x[i] = 0.f;  // also when c_row = 0 (-inf * 0)
-          }
-          if constexpr (!kRowSumMma) rs[h] += x[i];
+      for (int r = 0; r < 4; ++r) {
+        const int i = 8 * kk + 2 * r, h = r % 2;
+        uint32_t pair = ex2_f16x2(pack_f16(fmaf(x[i], c_row[h], -m[h]), fmaf(x[i + 1], c_row[h], -m[h])));
+        if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
+          const int col = t * kBlockN + 16 * kk + 8 * (r / 2) + 2 * quad;
+          if (col >= a.lk) pair &= 0xFFFF0000u;
+          if (col + 1 >= a.lk) pair &= 0x0000FFFFu;
         }
-    if constexpr (!kRowSumMma) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) l[h] = l[h] * corr[h] + rs[h];
-    }
-#pragma unroll
-    for (int kk = 0; kk < 8; ++kk) {
-      pp[kk][0] = pack_bf16(x[8 * kk + 0], x[8 * kk + 1]);
-      pp[kk][1] = pack_bf16(x[8 * kk + 2], x[8 * kk + 3]);
-      pp[kk][2] = pack_bf16(x[8 * kk + 4], x[8 * kk + 5]);
-      pp[kk][3] = pack_bf16(x[8 * kk + 6], x[8 * kk + 7]);
-    }
+        pp[kk][r] = pair;
+      }
   };
   // Tile t's softmax with the tail handling only where it is needed (a uniform branch).
   const bool ragged = tiles * kBlockN > a.lk;
@@ -404,23 +405,18 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   }
 
-  // ---- O / rowsum, stored ------------------------------------------------------------------------------------
+  // ---- O / rowsum * v_scale, stored ---------------------------------------------------------------------------
+  const float* v_scale = a.v_scale + head * kHd + 2 * quad;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    float sum;
-    if constexpr (kRowSumMma) {
-      sum = o[kHd / 2 + 2 * h];
-    } else {
-      sum = l[h] + __shfl_xor_sync(0xffffffffu, l[h], 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    }
     const int row = row0 + 8 * h;
     if (row >= a.lq) continue;
-    const float inv = 1.0f / sum;  // >= 1: the row's largest probability is 1 (or more, lazily)
+    const float inv = 1.0f / o[kHd / 2 + 2 * h];  // >= 1: the row's largest probability is 1 (or more, lazily)
     const int64_t at = int64_t(row) * a.ld_out + head * kHd + 2 * quad;
 #pragma unroll
     for (int j = 0; j < kHd / 8; ++j) {
-      const float v0 = o[4 * j + 2 * h] * inv, v1 = o[4 * j + 2 * h + 1] * inv;
+      const float2 vs = *reinterpret_cast<const float2*>(v_scale + 8 * j);
+      const float v0 = o[4 * j + 2 * h] * inv * vs.x, v1 = o[4 * j + 2 * h + 1] * inv * vs.y;
       if (a.out_bf16)
         *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(a.out) + at + 8 * j) = pack_bf16(v0, v1);
       else
@@ -490,11 +486,12 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, 
                               std::to_string(op.heads) + " heads"));
   const CUtensorMap map_q = tensor_map_2d_sw128(op.q8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lq, width, kHd,
                                                 kBlockM, "attention (int8 QK) q");
-  const CUtensorMap map_vt = tensor_map_2d_sw128(op.vt, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, op.lk, width,
+  const CUtensorMap map_vt = tensor_map_2d_sw128(op.vt, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, op.lk, width,
                                                  op.lk_padded * 2, 64, kHd, "attention (int8 QK) v^T");
   Args a;
   a.q_scale = op.q_scale;
   a.k_scale = op.k_scale;
+  a.v_scale = op.v_scale;
   a.out = out.raw();
   a.out_bf16 = out.dtype() == DType::BF16;
   a.lq = static_cast<int>(op.lq);
