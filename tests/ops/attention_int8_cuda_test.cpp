@@ -5,7 +5,7 @@
 //    this bound is tight: a wrong scale, lost mean, mis-laid fragment or key range is off by far more;
 //  - "exact": attention of the unrounded inputs, the error the contract costs (the accuracy study,
 //    bench/attention_8bit_study.cpp, expects ~1e-2 on logits of std 1).
-// Every form of the kernel (plain, pipelined, ping-pong schedules; with and without multicast clusters), lengths that are no multiple of the 128-row/128-key tiles, fewer keys
+// Every schedule of the kernel (plain, pipelined, ping-pong), lengths that are no multiple of the 128-row/128-key tiles, fewer keys
 // than a tile, several heads, bf16 inputs and output, an all-zero query row, a key offset shared by every token
 // (what smoothing removes), a full 32760-token head, and the shapes the kernel refuses.
 #include <gtest/gtest.h>
@@ -89,16 +89,12 @@ struct Result {
 
 struct Form {
   ops::cuda::Int8QkSchedule schedule;
-  bool multicast;
-  std::string name() const {
-    return std::string(ops::cuda::int8_qk_schedule_name(schedule)) + (multicast ? "+multicast" : "");
-  }
+  std::string name() const { return ops::cuda::int8_qk_schedule_name(schedule); }
 };
-const Form kDefaultForm{ops::cuda::kDefaultInt8QkSchedule, ops::cuda::kDefaultInt8QkMulticast};
+const Form kDefaultForm{ops::cuda::kDefaultInt8QkSchedule};
 std::vector<Form> all_forms() {
   std::vector<Form> f;
-  for (ops::cuda::Int8QkSchedule s : kSchedules)
-    for (bool m : {false, true}) f.push_back({s, m});
+  for (ops::cuda::Int8QkSchedule s : kSchedules) f.push_back({s});
   return f;
 }
 
@@ -127,7 +123,7 @@ Result run_case(const Case& c, const Form& form, const std::vector<int64_t>& row
   const DType io = c.bf16_io ? DType::BF16 : DType::F32;
   auto dev = [&](const Tensor& t) { return io == DType::F32 ? to_gpu(t) : converted(to_gpu(t), io); };
   Tensor out = poisoned_gpu({c.lq, w}, io);
-  ops::cuda::attention_int8_qk(dev(q), dev(k), dev(v), c.heads, scale, out, form.schedule, form.multicast);
+  ops::cuda::attention_int8_qk(dev(q), dev(k), dev(v), c.heads, scale, out, form.schedule);
   const Tensor got = to_cpu(io == DType::F32 ? out : converted(out, DType::F32));
   std::vector<double> sampled;
   for (int64_t r : sel)

@@ -405,7 +405,7 @@ void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t h
 }
 
 void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-                       Int8QkSchedule schedule, bool multicast) {
+                       Int8QkSchedule schedule) {
   const int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   if (hd != 128)
     fail_internal("attention (CUDA): the int8-QK kernel takes head_dim 128 only",
@@ -413,7 +413,7 @@ void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_
   if (q.dim(0) == 0) return;
   ArenaScope scratch;
   const Int8QkOperands ops = prepare_int8_qk_operands(q, k, v, heads);
-  attention_int8_qk_sm90(ops, scale, out, schedule, multicast);
+  attention_int8_qk_sm90(ops, scale, out, schedule);
 }
 
 void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,

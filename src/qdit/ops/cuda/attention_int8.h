@@ -55,15 +55,12 @@ constexpr Int8QkSchedule kDefaultInt8QkSchedule = Int8QkSchedule::PingPong;
 const char* int8_qk_schedule_name(Int8QkSchedule s);
 
 // out (F32 or BF16 [lq, heads * 128]) = the attention of the prepared operands (attention_int8_sm90.cu).
-// multicast: clusters of two CTAs (neighbouring query tiles) that share each K/V tile's copy from L2.
-constexpr bool kDefaultInt8QkMulticast = true;
 void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out,
-                            Int8QkSchedule schedule = kDefaultInt8QkSchedule,
-                            bool multicast = kDefaultInt8QkMulticast);
+                            Int8QkSchedule schedule = kDefaultInt8QkSchedule);
 
 // The whole operation on [L, heads * 128] q, k, v (F32 or BF16) into out: checks, scratch, preparation, kernel
 // (attention.cu; ops::attention's AttentionKernel::Int8QkSm90).
 void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-                       Int8QkSchedule schedule = kDefaultInt8QkSchedule, bool multicast = kDefaultInt8QkMulticast);
+                       Int8QkSchedule schedule = kDefaultInt8QkSchedule);
 
 }  // namespace qdit::ops::cuda

@@ -5,9 +5,9 @@
 // key tile to 3/4 (the P.V half stays bf16, see the accuracy study in bench/RESULTS.md).
 //
 // Structure (one CTA per 128 query rows of one head):
-//  - a producer warpgroup whose first thread streams K tiles (128 keys x 128 int8), V^T tiles (128 channels x 128
-//    keys bf16, two 64-key boxes) and the keys' scales through a ring of stages with TMA, guarded by full/empty
-//    mbarriers (as in the int8 GEMM, int8_gemm_sm90_kernel.cuh); the q tile is loaded once;
+//  - K tiles (128 keys x 128 int8), V^T tiles (128 channels x 128 keys fp16, two 64-key boxes) and the keys'
+//    scales stream through a ring of stages with TMA, each stage guarded by a "full" mbarrier; the last warp done
+//    with a stage issues its next copy (no producer warp: see kThreads); the q tile is loaded once;
 //  - two consumer warpgroups, 64 query rows each: S = q8 k8^T with four m64n128k32 s8 wgmmas (exact int32), the
 //    online softmax in fp32 registers, then O += P V^T with eight m64n128k16 bf16 wgmmas whose A operand (P) comes
 //    straight from registers: the int32 D fragment of S has the layout of the bf16 A fragment (hopper.cuh);
@@ -44,11 +44,12 @@ using namespace sm90;
 constexpr int kHd = 128;
 constexpr int kConsumers = 2, kRowsPerWg = 64, kBlockM = kConsumers * kRowsPerWg;
 constexpr int kBlockN = kInt8QkKeysPerTile;
-// Two consumer warpgroups and a producer warpgroup whose registers go to them (setmaxnreg): the pipelined
-// softmax keeps S, O and two P fragments live (~240 registers per thread).
-constexpr int kConsumerThreads = 128 * kConsumers;
-constexpr int kThreads = kConsumerThreads + 128;
-constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // 24 * 128 + 240 * 256 = 64512 <= 65536
+// Two warpgroups, no producer warpgroup: the pipelined softmax keeps S, O and two P fragments live (~240
+// registers per thread), and ptxas compiles a 384-thread kernel to 168 registers per thread whatever setmaxnreg
+// grants later (measured: the pipelined forms spilled there). With 256 threads the budget is 255. The copies are
+// issued by the consumer warps themselves: the last warp to release a stage refills it (issue_load below).
+constexpr int kThreads = 128 * kConsumers;
+constexpr int kWarps = kThreads / 32;
 constexpr int kStages = 4;
 constexpr int kQBytes = kBlockM * kHd;            // int8
 constexpr int kKBytes = kBlockN * kHd;            // int8
@@ -63,7 +64,7 @@ constexpr int kLoadBytes = kKBytes + 2 * kVHalfBytes;  // what the copies of one
 // The key tile's k scales (128 floats) come with it into shared memory: read from global memory inside the
 // softmax, their latency sat on every tile's critical path (the loads cannot start before the MMA wait).
 constexpr int kScaleBytes = kBlockN * 4;
-constexpr int kSmemBytes = 1024 + kQBytes + kStages * (kStageBytes + kScaleBytes) + 8 * (1 + 2 * kStages);
+constexpr int kSmemBytes = 1024 + kQBytes + kStages * (kStageBytes + kScaleBytes) + 8 * (1 + kStages);
 static_assert(kSmemBytes <= 227 * 1024, "shared memory per block on H100/H200");
 static_assert(kQBytes % 1024 == 0 && kStageBytes % 1024 == 0 && kKBytes % 1024 == 0, "1024-byte swizzle atoms");
 
@@ -111,7 +112,7 @@ __device__ __forceinline__ float ex2(float x) {
   return y;
 }
 
-template <Int8QkSchedule kSchedule, int CM>
+template <Int8QkSchedule kSchedule>
 __global__ void __launch_bounds__(kThreads, 1)
     attention_int8_qk_kernel(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
                              const __grid_constant__ CUtensorMap map_vt, const Args a) {
@@ -122,17 +123,16 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto k_s = [&](uint32_t s) { return base + kQBytes + s * kStageBytes; };
   auto vt_s = [&](uint32_t s, int half) { return k_s(s) + kKBytes + half * kVBlockBytes; };
   auto full = [&](uint32_t s) { return bars + 8 + 8 * s; };
-  auto empty = [&](uint32_t s) { return bars + 8 + 8 * kStages + 8 * s; };
+  __shared__ uint32_t releases[kStages];  // warps done with the tile in each stage (the copies' trigger)
   const int head = blockIdx.y, q0 = blockIdx.x * kBlockM;
   const int tiles = (a.lk + kBlockN - 1) / kBlockN;
   const int wg = threadIdx.x / 128;
-  const uint32_t rank = CM > 1 ? cluster_ctarank() : 0;
 
   if (threadIdx.x == 0) {
     mbar_init(q_full, 1);
     for (int s = 0; s < kStages; ++s) {
-      mbar_init(full(s), 1);                    // thread 0's arrive (+ the copies' bytes)
-      mbar_init(empty(s), 4 * kConsumers * CM);  // one arrive per consumer warp of each CTA the stage feeds
+      mbar_init(full(s), 1);                    // the loading thread's arrive (+ the copies' bytes)
+      releases[s] = 0;
     }
     fence_mbar_init();
   }
@@ -144,44 +144,29 @@ __global__ void __launch_bounds__(kThreads, 1)
     asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(0x3C003C00u) : "memory");
   }
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-  if constexpr (CM > 1)
-    cluster_sync();  // the peer's barriers exist before anything is multicast or arrived on them
-  else
-    __syncthreads();
+  __syncthreads();
 
-  // ---- producer: one thread streams the key tiles ----------------------------------------------------------
-  // CM = 2: the two CTAs of a cluster are neighbouring query tiles of one head and read the same keys, so each
-  // loads half of every K and V^T tile and multicasts it into both (halving the L2 traffic per CTA); a stage is
-  // then free only when the consumers of both CTAs have released it (remote arrivals on the empty barriers).
-  if (wg == kConsumers) {
-    setmaxnreg_dec<kProducerRegs>();
-    if (threadIdx.x == kConsumerThreads) {
-      prefetch_tensor_map(&map_q);
-      prefetch_tensor_map(&map_k);
-      prefetch_tensor_map(&map_vt);
-      mbar_arrive_expect_tx(q_full, kQBytes);
-      tma_load_2d(q_s, &map_q, q_full, head * kHd, q0);
-      const float* k_scale_head = a.k_scale + int64_t(head) * a.lk_padded;
-      for (int n = 0; n < tiles; ++n) {
-        const uint32_t st = n % kStages;
-        mbar_wait(empty(st), ((n / kStages) & 1) ^ 1);  // a fresh barrier counts as released
-        mbar_arrive_expect_tx(full(st), kLoadBytes + kScaleBytes);  // both halves, whoever sends them; own scales
-        bulk_load(scales + st * kScaleBytes, k_scale_head + int64_t(n) * kBlockN, kScaleBytes, full(st));
-        if constexpr (CM == 1) {
-          tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
-          tma_load_2d(vt_s(st, 0), &map_vt, full(st), n * kBlockN, head * kHd);
-          tma_load_2d(vt_s(st, 1), &map_vt, full(st), n * kBlockN + 64, head * kHd);
-        } else {
-          const int key = n * kBlockN + static_cast<int>(rank) * 64;
-          tma_load_2d_multicast(k_s(st) + rank * (kKBytes / 2), &map_k, full(st), head * kHd, key, 0x3);
-          tma_load_2d_multicast(vt_s(st, static_cast<int>(rank)), &map_vt, full(st), key, head * kHd, 0x3);
-        }
-      }
-    }
-    if constexpr (CM > 1) cluster_sync();  // matches the consumers' final cluster barrier
-    return;
+  // ---- copies --------------------------------------------------------------------------------------------
+  // Key tile n goes to stage n % kStages. Thread 0 loads the first kStages tiles; after that the last of the 8
+  // warps to release a stage (a shared counter per stage) loads the tile kStages further into it, at once: no
+  // producer warp is needed, and no refill waits for a poll.
+  const float* k_scale_head = a.k_scale + int64_t(head) * a.lk_padded;
+  auto issue_load = [&](int n) {
+    const uint32_t st = n % kStages;
+    mbar_arrive_expect_tx(full(st), kLoadBytes + kScaleBytes);
+    bulk_load(scales + st * kScaleBytes, k_scale_head + int64_t(n) * kBlockN, kScaleBytes, full(st));
+    tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
+    tma_load_2d(vt_s(st, 0), &map_vt, full(st), n * kBlockN, head * kHd);
+    tma_load_2d(vt_s(st, 1), &map_vt, full(st), n * kBlockN + 64, head * kHd);
+  };
+  if (threadIdx.x == 0) {
+    prefetch_tensor_map(&map_q);
+    prefetch_tensor_map(&map_k);
+    prefetch_tensor_map(&map_vt);
+    mbar_arrive_expect_tx(q_full, kQBytes);
+    tma_load_2d(q_s, &map_q, q_full, head * kHd, q0);
+    for (int n = 0; n < kStages && n < tiles; ++n) issue_load(n);
   }
-  setmaxnreg_inc<kConsumerRegs>();
   // Waits until key tile t has landed in its stage.
   auto wait_tile = [&](int t) {
     mbar_wait(full(t % kStages), (t / kStages) & 1);
@@ -318,11 +303,18 @@ __global__ void __launch_bounds__(kThreads, 1)
         o[4 * j + 2 * h + 1] *= corr[h];
       }
   };
-  auto release = [&](uint32_t st) {
-    if (lane == 0) mbar_arrive(empty(st));
-    if constexpr (CM > 1) {
-      if (lane == 1) mbar_arrive_remote(empty(st), rank ^ 1u);
+  // This warp is done with key tile n (its MMAs on the stage have completed): the last warp refills the stage.
+  auto release = [&](int n) {
+    if (lane == 0) {
+      const uint32_t st = uint32_t(n) % kStages;
+      __threadfence_block();
+      if (atomicAdd(&releases[st], 1u) == kWarps - 1) {
+        releases[st] = 0;  // nobody counts on this stage again before the copy below has landed and been used
+        __threadfence_block();
+        if (n + kStages < tiles) issue_load(n + kStages);
+      }
     }
+    __syncwarp();
   };
 
   mbar_wait(q_full, 0);
@@ -340,7 +332,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_wait<0>();
       fence_o();
       fence_p(p);
-      release(stage);
+      release(t);
     }
   } else {
     // PingPong turns: named barrier kTurn + w means "warpgroup w may issue its next batch of MMAs". Each
@@ -348,15 +340,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     // and each passes the turn after every batch the other still has to issue (so no arrival is left unmatched).
     constexpr uint32_t kTurn = 1;
     auto take_turn = [&] {
-      if constexpr (kSchedule == Int8QkSchedule::PingPong) named_sync(kTurn + cw, kConsumerThreads);
+      if constexpr (kSchedule == Int8QkSchedule::PingPong) named_sync(kTurn + cw, kThreads);
     };
     auto pass_turn = [&](int t) {
       if constexpr (kSchedule == Int8QkSchedule::PingPong) {
-        if (cw == 0 || t + 1 < tiles) named_arrive(kTurn + (cw ^ 1), kConsumerThreads);
+        if (cw == 0 || t + 1 < tiles) named_arrive(kTurn + (cw ^ 1), kThreads);
       }
     };
     if constexpr (kSchedule == Int8QkSchedule::PingPong) {
-      if (cw == 1) named_arrive(kTurn + 0, kConsumerThreads);
+      if (cw == 1) named_arrive(kTurn + 0, kThreads);
     }
     wait_tile(0);
     take_turn();
@@ -381,7 +373,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_wait<0>();
       fence_o();
       fence_p(cur);
-      release(prev);
+      release(t - 1);
       rescale_o(corr);
     };
     auto finish = [&](uint32_t (&cur)[8][4]) {
@@ -390,7 +382,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_wait<0>();
       fence_o();
       fence_p(cur);
-      release(last);
+      release(tiles - 1);
     };
     int t = 1;
     for (; t + 1 < tiles; t += 2) {
@@ -423,45 +415,19 @@ __global__ void __launch_bounds__(kThreads, 1)
         *reinterpret_cast<float2*>(static_cast<float*>(a.out) + at + 8 * j) = make_float2(v0, v1);
     }
   }
-  if constexpr (CM > 1) cluster_sync();  // no CTA leaves while its peer may still multicast or arrive into it
 }
 
-template <Int8QkSchedule kSchedule, int CM>
+template <Int8QkSchedule kSchedule>
 void launch(const CUtensorMap& map_q, const CUtensorMap& map_k, const CUtensorMap& map_vt, const Args& a,
             int64_t heads) {
-  auto kernel = attention_int8_qk_kernel<kSchedule, CM>;
+  auto kernel = attention_int8_qk_kernel<kSchedule>;
   static std::once_flag once;
   std::call_once(once, [&] {
     QDIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
   });
-  cudaLaunchAttribute cluster;
-  cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = CM;
-  cluster.val.clusterDim.y = 1;
-  cluster.val.clusterDim.z = 1;
-  cudaLaunchConfig_t cfg = {};
-  const int64_t q_tiles = (a.lq + kBlockM - 1) / kBlockM;
-  cfg.gridDim = dim3(static_cast<unsigned>((q_tiles + CM - 1) / CM * CM), static_cast<unsigned>(heads));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = kSmemBytes;
-  cfg.stream = stream();
-  cfg.attrs = &cluster;
-  cfg.numAttrs = CM > 1 ? 1 : 0;
-  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_q, map_k, map_vt, a));
+  const dim3 grid(static_cast<unsigned>((a.lq + kBlockM - 1) / kBlockM), static_cast<unsigned>(heads));
+  kernel<<<grid, kThreads, kSmemBytes, stream()>>>(map_q, map_k, map_vt, a);
   QDIT_CUDA_LAUNCH_CHECK("attention_int8_qk_kernel");
-}
-
-template <Int8QkSchedule kSchedule>
-void launch_for(const Int8QkOperands& op, const CUtensorMap& map_q, const CUtensorMap& map_vt, const Args& a,
-                bool multicast) {
-  const int64_t width = op.heads * kHd;
-  const int cm = multicast ? 2 : 1;
-  const CUtensorMap map_k = tensor_map_2d_sw128(op.k8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lk, width, kHd,
-                                                kBlockN / cm, "attention (int8 QK) k");
-  if (multicast)
-    launch<kSchedule, 2>(map_q, map_k, map_vt, a, op.heads);
-  else
-    launch<kSchedule, 1>(map_q, map_k, map_vt, a, op.heads);
 }
 
 }  // namespace sm90_attention
@@ -475,8 +441,7 @@ const char* int8_qk_schedule_name(Int8QkSchedule s) {
   return "?";
 }
 
-void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, Int8QkSchedule schedule,
-                            bool multicast) {
+void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, Int8QkSchedule schedule) {
   using namespace sm90_attention;
   const int64_t width = op.heads * kHd;
   if (op.lq > INT32_MAX / 2 || op.lk_padded > INT32_MAX / 2 || op.heads > 65535)
@@ -499,10 +464,12 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, 
   a.lk_padded = static_cast<int>(op.lk_padded);
   a.ld_out = width;
   a.scale_log2 = scale * 1.4426950408889634f;
+  const CUtensorMap map_k = tensor_map_2d_sw128(op.k8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lk, width, kHd,
+                                                kBlockN, "attention (int8 QK) k");
   switch (schedule) {
-    case Int8QkSchedule::Plain: launch_for<Int8QkSchedule::Plain>(op, map_q, map_vt, a, multicast); break;
-    case Int8QkSchedule::Pipelined: launch_for<Int8QkSchedule::Pipelined>(op, map_q, map_vt, a, multicast); break;
-    case Int8QkSchedule::PingPong: launch_for<Int8QkSchedule::PingPong>(op, map_q, map_vt, a, multicast); break;
+    case Int8QkSchedule::Plain: launch<Int8QkSchedule::Plain>(map_q, map_k, map_vt, a, op.heads); break;
+    case Int8QkSchedule::Pipelined: launch<Int8QkSchedule::Pipelined>(map_q, map_k, map_vt, a, op.heads); break;
+    case Int8QkSchedule::PingPong: launch<Int8QkSchedule::PingPong>(map_q, map_k, map_vt, a, op.heads); break;
   }
 }
 
