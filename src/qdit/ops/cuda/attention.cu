@@ -404,8 +404,7 @@ void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t h
   run_cudnn_sdpa(q, k, v, heads, scale, out);
 }
 
-void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-                       Int8QkSchedule schedule) {
+void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out) {
   const int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   if (hd != 128)
     fail_internal("attention (CUDA): the int8-QK kernel takes head_dim 128 only",
@@ -413,7 +412,7 @@ void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_
   if (q.dim(0) == 0) return;
   ArenaScope scratch;
   const Int8QkOperands ops = prepare_int8_qk_operands(q, k, v, heads);
-  attention_int8_qk_sm90(ops, scale, out, schedule);
+  attention_int8_qk_sm90(ops, scale, out);
 }
 
 void attention_variant(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,

@@ -1,6 +1,6 @@
 // Int8-QK attention for Hopper (AttentionKernel::Int8QkSm90; attention_cudnn.h has the kernel rule): softmax(q k^T
 // * scale) v with q and k quantized to int8 per token and head, the products q.k exact in int32 on the tensor
-// cores (wgmma s8, twice bf16's rate), and P.V in bf16 with fp32 accumulation as in the bf16 kernels.
+// cores (wgmma s8, twice bf16's rate), and P.V in fp16 with fp32 accumulation.
 //
 // The numerics contract (why it stays inside the whole-model 1e-2 budget; bench/attention_8bit_study.cpp):
 //  - k is "smoothed" first: its mean over all keys (per channel) is subtracted. That shifts every score of a query
@@ -45,22 +45,11 @@ constexpr int kInt8QkKeysPerTile = 128;
 // Quantizes q and k (F32 or BF16 [L, heads * 128]) and transposes v into arena scratch (attention_int8_prep.cu).
 Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads);
 
-// How the kernel orders its MMAs and softmax (attention_int8_sm90.cu; all three compute the same values):
-//  - Plain: per key tile, q.k^T, softmax, P.V back to back in each warpgroup;
-//  - Pipelined: the next tile's q.k^T issued with this tile's P.V, the softmax running under both;
-//  - PingPong: Pipelined, with the two warpgroups taking turns at issuing their MMAs, so one's softmax runs
-//    while the other's MMAs do.
-enum class Int8QkSchedule { Plain, Pipelined, PingPong };
-constexpr Int8QkSchedule kDefaultInt8QkSchedule = Int8QkSchedule::PingPong;
-const char* int8_qk_schedule_name(Int8QkSchedule s);
-
 // out (F32 or BF16 [lq, heads * 128]) = the attention of the prepared operands (attention_int8_sm90.cu).
-void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out,
-                            Int8QkSchedule schedule = kDefaultInt8QkSchedule);
+void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out);
 
 // The whole operation on [L, heads * 128] q, k, v (F32 or BF16) into out: checks, scratch, preparation, kernel
 // (attention.cu; ops::attention's AttentionKernel::Int8QkSm90).
-void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-                       Int8QkSchedule schedule = kDefaultInt8QkSchedule);
+void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out);
 
 }  // namespace qdit::ops::cuda

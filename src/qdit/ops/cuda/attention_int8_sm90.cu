@@ -2,22 +2,24 @@
 //
 // Why this kernel: at Wan's 32760 tokens self-attention is ~60 % of the forward, and cuDNN's bf16 SDPA already runs
 // near bf16 tensor-core speed. Doing q.k^T in int8 (wgmma s8, twice the bf16 rate) cuts the tensor-core time per
-// key tile to 3/4 (the P.V half stays bf16, see the accuracy study in bench/RESULTS.md).
+// key tile to 3/4 (P.V stays 16-bit: the accuracy study in bench/RESULTS.md).
 //
-// Structure (one CTA per 128 query rows of one head):
+// Structure (one CTA per 192 query rows of one head, 384 threads):
 //  - K tiles (128 keys x 128 int8), V^T tiles (128 channels x 128 keys fp16, two 64-key boxes) and the keys'
 //    scales stream through a ring of stages with TMA, each stage guarded by a "full" mbarrier; the last warp done
-//    with a stage issues its next copy (no producer warp: see kThreads); the q tile is loaded once;
-//  - two consumer warpgroups, 64 query rows each: S = q8 k8^T with four m64n128k32 s8 wgmmas (exact int32), the
-//    online softmax in fp32 registers, then O += P V^T with eight m64n128k16 bf16 wgmmas whose A operand (P) comes
-//    straight from registers: the int32 D fragment of S has the layout of the bf16 A fragment (hopper.cuh);
-//  - the schedule (Int8QkSchedule): Pipelined issues the MMAs of the next key tile's S with the P.V of the current
-//    one, so the tensor cores work on both while the softmax of the next tile runs (FlashAttention-3's
-//    intra-warpgroup pipelining); PingPong adds FlashAttention-3's inter-warpgroup schedule: named barriers make
-//    the two warpgroups take turns at issuing their MMAs, so one's softmax overlaps the other's MMAs instead of
-//    both competing for the tensor cores at the same moments.
-// Scores: s_int * q_scale * k_scale * softmax_scale * log2(e), exponentials are exp2 (ex2.approx); keys past the
-// end (the last tile, zero-filled by TMA) get probability 0.
+//    with a stage issues its next copy (no producer warp); the q tile is loaded once;
+//  - three warpgroups of 64 query rows: S = q8 k8^T with four m64n128k32 s8 wgmmas (exact int32), the online
+//    softmax in registers, then O += P V^T with eight m64n136k16 fp16 wgmmas whose A operand (P) comes straight
+//    from registers (the int32 D fragment of S has the layout of the 16-bit A fragment, hopper.cuh) and whose
+//    last 8 columns are the row sums of P.
+// Why this shape (all measured on an H200 at L = 32760, 40 heads, bench/RESULTS.md session 7): with 384 threads
+// ptxas compiles every thread to 168 registers whatever setmaxnreg grants later, which holds one warpgroup's S, O
+// and P but not FlashAttention-3's pipelining of the next tile's q.k^T under this tile's softmax (two P fragments;
+// those forms spilled at 168 and, with 256 threads and 255 registers, ran no faster than this one). Three
+// warpgroups instead overlap one another's softmax and MMAs, and share each K/V tile among 192 rows (two
+// warpgroups: 37.6 ms, three: 33.9 ms, cuDNN 37.4 ms).
+// Scores: s_int * q_scale * k_scale * softmax_scale * log2(e); keys past the end (the last tile, zero-filled by
+// TMA) get probability 0.
 #include <cuda.h>
 #include <cuda_bf16.h>
 
@@ -42,20 +44,16 @@ namespace sm90_attention {
 using namespace sm90;
 
 constexpr int kHd = 128;
-constexpr int kConsumers = 2, kRowsPerWg = 64, kBlockM = kConsumers * kRowsPerWg;
+constexpr int kWarpgroups = 3, kRowsPerWg = 64, kBlockM = kWarpgroups * kRowsPerWg;
 constexpr int kBlockN = kInt8QkKeysPerTile;
-// Two warpgroups, no producer warpgroup: the pipelined softmax keeps S, O and two P fragments live (~240
-// registers per thread), and ptxas compiles a 384-thread kernel to 168 registers per thread whatever setmaxnreg
-// grants later (measured: the pipelined forms spilled there). With 256 threads the budget is 255. The copies are
-// issued by the consumer warps themselves: the last warp to release a stage refills it (issue_load below).
-constexpr int kThreads = 128 * kConsumers;
+constexpr int kThreads = 128 * kWarpgroups;
 constexpr int kWarps = kThreads / 32;
-constexpr int kStages = 4;
+constexpr int kStages = 3;
 constexpr int kQBytes = kBlockM * kHd;            // int8
 constexpr int kKBytes = kBlockN * kHd;            // int8
-constexpr int kVHalfBytes = kHd * 64 * 2;         // 128 channels x 64 keys, bf16: one 128-byte swizzle row each
-// Each V^T half is followed by 8 rows of bf16 ones, written once: the P.V MMA runs with N = 136, and its last 8
-// columns are the row sums of P (the same bf16 P the products use), so the softmax adds nothing up itself.
+constexpr int kVHalfBytes = kHd * 64 * 2;         // 128 channels x 64 keys, fp16: one 128-byte swizzle row each
+// Each V^T half is followed by 8 rows of fp16 ones, written once: the P.V MMA runs with N = 136, and its last 8
+// columns are the row sums of P (the same fp16 P the products use), so the softmax adds nothing up itself.
 constexpr int kOnesBytes = 8 * 128;
 constexpr int kVBlockBytes = kVHalfBytes + kOnesBytes;
 constexpr int kOutCols = kHd + 8;
@@ -70,8 +68,6 @@ static_assert(kQBytes % 1024 == 0 && kStageBytes % 1024 == 0 && kKBytes % 1024 =
 
 using Yes = std::true_type;
 using No = std::false_type;
-constexpr Yes kYes{};
-constexpr No kNo{};
 
 struct Args {
   const float* q_scale;  // [heads, lq]
@@ -88,7 +84,7 @@ struct Args {
 // converts every score): for |i| < 2^22, 1.5 * 2^23 + i is an exact float whose bits are 0x4B400000 + i. The
 // score i * k_scale is then fma(magic_float(i), k_scale, -kMagic * k_scale); the one rounding of the constant
 // term costs at most ~1 unit of i (|q8 . k8| <= 128 * 127 * 127 = 2064512 < 2^22, typical values in the
-// thousands). Its effect on a logit is below 1e-4 of bf16's P rounding.
+// thousands). Its effect on a logit is below 1e-4 of P's fp16 rounding.
 constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
 constexpr float kLazyLog2 = 8.0f;      // the softmax's reference maximum moves when exceeded by more than 2^8
 __device__ __forceinline__ float magic_float(int i) { return __int_as_float(i + 0x4B400000); }
@@ -112,7 +108,6 @@ __device__ __forceinline__ float ex2(float x) {
   return y;
 }
 
-template <Int8QkSchedule kSchedule>
 __global__ void __launch_bounds__(kThreads, 1)
     attention_int8_qk_kernel(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
                              const __grid_constant__ CUtensorMap map_vt, const Args a) {
@@ -199,42 +194,40 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int i = 0; i < kOutCols / 2; ++i) asm volatile("" : "+f"(o[i])::"memory");
   };
-  auto fence_p = [&](uint32_t (&pp)[8][4]) {
+  auto fence_p = [&] {
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk)
 #pragma unroll
-      for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(pp[kk][i])::"memory");
+      for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(p[kk][i])::"memory");
   };
-  // Issues S = q k^T for the key tile in `qk_stage` and/or O += P V^T for the one in `pv_stage` as one batch: every
-  // register the MMAs read or write is fenced before the first one is issued. (Touching an operand register
-  // between the MMAs of one batch makes ptxas serialise all of them.)
-  auto issue = [&](auto do_qk, auto do_pv, uint32_t qk_stage, uint32_t pv_stage, uint32_t (&pp)[8][4]) {
-    fence_o();
-    fence_p(pp);
+  // S = q k^T for the key tile in `stage` (the registers of s are overwritten, not read).
+  auto issue_qk = [&](uint32_t stage) {
     wgmma_fence();
-    if constexpr (decltype(do_qk)::value) {
-      wgmma_s8_n128_first(s, desc_kmajor_sw128(q_wg), desc_kmajor_sw128(k_s(qk_stage)));
+    wgmma_s8_n128_first(s, desc_kmajor_sw128(q_wg), desc_kmajor_sw128(k_s(stage)));
 #pragma unroll
-      for (int ks = 1; ks < kHd / 32; ++ks)
-        wgmma_s8<128>(s, desc_kmajor_sw128(q_wg + ks * 32), desc_kmajor_sw128(k_s(qk_stage) + ks * 32), 1);
-      wgmma_commit();
-    }
-    if constexpr (decltype(do_pv)::value) {
+    for (int ks = 1; ks < kHd / 32; ++ks)
+      wgmma_s8<128>(s, desc_kmajor_sw128(q_wg + ks * 32), desc_kmajor_sw128(k_s(stage) + ks * 32), 1);
+    wgmma_commit();
+  };
+  // O += P V^T (and the row sums) for the key tile in `stage`. Every register the MMAs read or write is fenced
+  // before the first one is issued; none between them (touching an operand register there makes ptxas serialise
+  // the batch); the fences after the wait order the reads.
+  auto issue_pv = [&](uint32_t stage) {
+    fence_o();
+    fence_p();
+    wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < kBlockN / 16; ++kk)
-        wgmma_f16_rs_n136(o, pp[kk], desc_kmajor_sw128(vt_s(pv_stage, kk / 4) + (kk % 4) * 32));
-      wgmma_commit();
-    }
-    // No register fences here: reading s or o before the MMAs retire (even an empty asm naming them) makes ptxas
-    // serialise the batch; the fences after each wgmma_wait order the reads instead.
+    for (int kk = 0; kk < kBlockN / 16; ++kk)
+      wgmma_f16_rs_n136(o, p[kk], desc_kmajor_sw128(vt_s(stage, kk / 4) + (kk % 4) * 32));
+    wgmma_commit();
   };
   // Softmax of key tile t (scores in s) into probabilities pp; corr: the factor O must be scaled by first (1
   // when the running maximum stands). kTail: the last tile, whose keys past the end get probability 0.
   //
   // The maximum moves lazily (as in FlashAttention-4): only when a row's tile maximum exceeds it by more than
-  // kLazyLog2, so probabilities stay below 2^kLazyLog2 (harmless in bf16 and fp32) and O is rescaled in a few
+  // kLazyLog2, so probabilities stay below 2^kLazyLog2 (harmless in fp16 and fp32) and O is rescaled in a few
   // early tiles instead of every one. The ratio O / rowsum is unchanged by the reference point chosen.
-  auto softmax = [&](auto tail_c, int t, uint32_t (&pp)[8][4], float (&corr)[2]) {
+  auto softmax = [&](auto tail_c, int t, float (&corr)[2]) {
     constexpr bool kTail = decltype(tail_c)::value;
     const uint32_t ksp = scales + (uint32_t(t) % kStages) * kScaleBytes + 8 * quad;
     float x[64];
@@ -269,7 +262,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         m[h] = cand;
       }
     }
-    // P in fp16 pairs, straight into the A fragments: pp[kk][r] holds elements 8kk + 2r (+ 1), row h = r % 2.
+    // P in fp16 pairs, straight into the A fragments: p[kk][r] holds elements 8kk + 2r (+ 1), row h = r % 2.
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk)
 #pragma unroll
@@ -281,16 +274,16 @@ __global__ void __launch_bounds__(kThreads, 1)
           if (col >= a.lk) pair &= 0xFFFF0000u;
           if (col + 1 >= a.lk) pair &= 0x0000FFFFu;
         }
-        pp[kk][r] = pair;
+        p[kk][r] = pair;
       }
   };
   // Tile t's softmax with the tail handling only where it is needed (a uniform branch).
   const bool ragged = tiles * kBlockN > a.lk;
-  auto softmax_of = [&](int t, uint32_t (&pp)[8][4], float (&corr)[2]) {
+  auto softmax_of = [&](int t, float (&corr)[2]) {
     if (ragged && t == tiles - 1)
-      softmax(kYes, t, pp, corr);
+      softmax(Yes{}, t, corr);
     else
-      softmax(kNo, t, pp, corr);
+      softmax(No{}, t, corr);
   };
   // O *= corr, skipped by the whole warp when no row of it moved its maximum (most tiles).
   auto rescale_o = [&](const float (&corr)[2]) {
@@ -319,82 +312,19 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   mbar_wait(q_full, 0);
   float corr[2];
-  if constexpr (kSchedule == Int8QkSchedule::Plain) {
-    for (int t = 0; t < tiles; ++t) {
-      const uint32_t stage = uint32_t(t) % kStages;
-      wait_tile(t);
-      issue(kYes, kNo, stage, 0, p);
-      wgmma_wait<0>();
-      fence_s();
-      softmax_of(t, p, corr);
-      rescale_o(corr);
-      issue(kNo, kYes, 0, stage, p);
-      wgmma_wait<0>();
-      fence_o();
-      fence_p(p);
-      release(t);
-    }
-  } else {
-    // PingPong turns: named barrier kTurn + w means "warpgroup w may issue its next batch of MMAs". Each
-    // warpgroup issues one batch per key tile (the last P.V alone goes without a turn); warpgroup 0 goes first,
-    // and each passes the turn after every batch the other still has to issue (so no arrival is left unmatched).
-    constexpr uint32_t kTurn = 1;
-    auto take_turn = [&] {
-      if constexpr (kSchedule == Int8QkSchedule::PingPong) named_sync(kTurn + cw, kThreads);
-    };
-    auto pass_turn = [&](int t) {
-      if constexpr (kSchedule == Int8QkSchedule::PingPong) {
-        if (cw == 0 || t + 1 < tiles) named_arrive(kTurn + (cw ^ 1), kThreads);
-      }
-    };
-    if constexpr (kSchedule == Int8QkSchedule::PingPong) {
-      if (cw == 1) named_arrive(kTurn + 0, kThreads);
-    }
-    wait_tile(0);
-    take_turn();
-    issue(kYes, kNo, 0, 0, p);
-    pass_turn(0);
+  for (int t = 0; t < tiles; ++t) {
+    const uint32_t stage = uint32_t(t) % kStages;
+    wait_tile(t);
+    issue_qk(stage);
     wgmma_wait<0>();
     fence_s();
-    softmax_of(0, p, corr);  // O is still zero: nothing to rescale
-    // One step: S of tile t and P.V of tile t - 1 on the tensor cores, the softmax of tile t meanwhile. The two P
-    // fragments alternate by unrolling (a copy between them would sit inside the MMAs' pipeline, and ptxas then
-    // serialises every wgmma).
-    uint32_t p2[8][4];
-    auto step = [&](int t, uint32_t (&cur)[8][4], uint32_t (&next)[8][4]) {
-      const uint32_t stage = uint32_t(t) % kStages, prev = uint32_t(t - 1) % kStages;
-      wait_tile(t);
-      take_turn();
-      issue(kYes, kYes, stage, prev, cur);  // q.k^T first: its group completes first
-      pass_turn(t);
-      wgmma_wait<1>();  // S of tile t is ready; P.V of tile t - 1 may still run
-      fence_s();
-      softmax_of(t, next, corr);
-      wgmma_wait<0>();
-      fence_o();
-      fence_p(cur);
-      release(t - 1);
-      rescale_o(corr);
-    };
-    auto finish = [&](uint32_t (&cur)[8][4]) {
-      const uint32_t last = uint32_t(tiles - 1) % kStages;
-      issue(kNo, kYes, 0, last, cur);
-      wgmma_wait<0>();
-      fence_o();
-      fence_p(cur);
-      release(tiles - 1);
-    };
-    int t = 1;
-    for (; t + 1 < tiles; t += 2) {
-      step(t, p, p2);
-      step(t + 1, p2, p);
-    }
-    if (t < tiles) {
-      step(t, p, p2);
-      finish(p2);
-    } else {
-      finish(p);
-    }
+    softmax_of(t, corr);
+    rescale_o(corr);
+    issue_pv(stage);
+    wgmma_wait<0>();
+    fence_o();
+    fence_p();
+    release(t);
   }
 
   // ---- O / rowsum * v_scale, stored ---------------------------------------------------------------------------
@@ -417,31 +347,21 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
-template <Int8QkSchedule kSchedule>
 void launch(const CUtensorMap& map_q, const CUtensorMap& map_k, const CUtensorMap& map_vt, const Args& a,
             int64_t heads) {
-  auto kernel = attention_int8_qk_kernel<kSchedule>;
   static std::once_flag once;
   std::call_once(once, [&] {
-    QDIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+    QDIT_CUDA_CHECK(
+        cudaFuncSetAttribute(attention_int8_qk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
   });
   const dim3 grid(static_cast<unsigned>((a.lq + kBlockM - 1) / kBlockM), static_cast<unsigned>(heads));
-  kernel<<<grid, kThreads, kSmemBytes, stream()>>>(map_q, map_k, map_vt, a);
+  attention_int8_qk_kernel<<<grid, kThreads, kSmemBytes, stream()>>>(map_q, map_k, map_vt, a);
   QDIT_CUDA_LAUNCH_CHECK("attention_int8_qk_kernel");
 }
 
 }  // namespace sm90_attention
 
-const char* int8_qk_schedule_name(Int8QkSchedule s) {
-  switch (s) {
-    case Int8QkSchedule::Plain: return "plain";
-    case Int8QkSchedule::Pipelined: return "pipelined";
-    case Int8QkSchedule::PingPong: return "pingpong";
-  }
-  return "?";
-}
-
-void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, Int8QkSchedule schedule) {
+void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out) {
   using namespace sm90_attention;
   const int64_t width = op.heads * kHd;
   if (op.lq > INT32_MAX / 2 || op.lk_padded > INT32_MAX / 2 || op.heads > 65535)
@@ -466,11 +386,7 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out, 
   a.scale_log2 = scale * 1.4426950408889634f;
   const CUtensorMap map_k = tensor_map_2d_sw128(op.k8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lk, width, kHd,
                                                 kBlockN, "attention (int8 QK) k");
-  switch (schedule) {
-    case Int8QkSchedule::Plain: launch<Int8QkSchedule::Plain>(map_q, map_k, map_vt, a, op.heads); break;
-    case Int8QkSchedule::Pipelined: launch<Int8QkSchedule::Pipelined>(map_q, map_k, map_vt, a, op.heads); break;
-    case Int8QkSchedule::PingPong: launch<Int8QkSchedule::PingPong>(map_q, map_k, map_vt, a, op.heads); break;
-  }
+  launch(map_q, map_k, map_vt, a, op.heads);
 }
 
 }  // namespace qdit::ops::cuda
