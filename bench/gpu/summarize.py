@@ -84,6 +84,14 @@ def main():
             name = "cuDNN SDPA" if warps == 0 else f"own kernel, {warps} warps"
             rows.append((f"qdit attention bf16 L=32760 40x128, {name}", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
                          "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
+    ck = ms("BM_AttentionCudnnKernelBf16/32760/40/128")
+    for arg, what in ((0, "with preparation"), (1, "kernel only")):
+        a = ms(f"BM_AttentionInt8Qk/32760/40/{arg}")
+        if a:
+            rows.append((f"qdit attention int8 q.k^T L=32760 40x128, {what}", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
+                         "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
+            if arg == 0 and ck:
+                checks.append(f"int8 q.k^T attention {ck / a:.2f}x qdit's cuDNN SDPA call ({a:.2f} vs {ck:.2f} ms)")
     if "ms" in sd:
         rows.append(("torch SDPA cuDNN L=32760 40x128", f"{sd['ms']:.2f}", f"{sd['tflops']:.0f}", "-", "1.00x"))
     elif sd:

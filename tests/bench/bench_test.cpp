@@ -46,6 +46,14 @@ TEST(Scenarios, KeysCarryTheCard) {
   EXPECT_EQ(resolve_scenario("wan14b_480p_w8a8dyn", "h100").scenario.options.variant, "wan2.1-t2v-14b");
   EXPECT_EQ(error_kind_of([] { resolve_scenario("wan14b_480p_w8a8dyn_h100", "h200"); }), ErrorKind::Usage);
   EXPECT_EQ(error_kind_of([] { resolve_scenario("wan99b", "h200"); }), ErrorKind::Usage);
+  // A scenario id that extends another one resolves to itself, with or without the card.
+  EXPECT_EQ(resolve_scenario("wan14b_480p_w8a8dyn_qk8", "h200").key, "wan14b_480p_w8a8dyn_qk8_h200");
+  EXPECT_EQ(resolve_scenario("wan14b_480p_w8a8dyn_qk8_h200", "h200").scenario.id, "wan14b_480p_w8a8dyn_qk8");
+  EXPECT_EQ(resolve_scenario("wan14b_480p_w8a8dyn_qk8", "h200").scenario.options.self_attention_qk,
+            ops::AttentionQk::Int8);
+  EXPECT_EQ(resolve_scenario("wan14b_480p_w8a8dyn", "h200").scenario.options.self_attention_qk,
+            ops::AttentionQk::AsPrecision);
+  EXPECT_EQ(error_kind_of([] { resolve_scenario("wan14b_480p_w8a8dyn_qk8_h100", "h200"); }), ErrorKind::Usage);
   for (const Scenario& s : scenarios()) {
     EXPECT_EQ(s.options.scheme, SchemeId::W8A8Dynamic) << s.id;
     EXPECT_EQ(s.options.excludes, std::vector<std::string>{"*ffn.net.2*"}) << s.id;

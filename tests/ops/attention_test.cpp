@@ -85,6 +85,24 @@ TEST(Attention, Bf16RoundsInputsOnly) {
   });
 }
 
+// Int8 q.k^T is a CUDA kernel (ops/cuda/attention_int8.h): asking the CPU for it is a usage error naming what the
+// kernel needs, never a silent run at another precision.
+TEST(Attention, Int8QkRefusedOnTheCpu) {
+  test_ops::Rand r(5);
+  const Tensor q = test_ops::uniform_f32({4, 256}, r), k = test_ops::uniform_f32({6, 256}, r),
+               v = test_ops::uniform_f32({6, 256}, r);
+  Tensor out = test_ops::poisoned_f32({4, 256});
+  for (ops::Precision p : {ops::Precision::BF16, ops::Precision::FP32}) {
+    try {
+      ops::attention(q, k, v, 2, 0.1f, out, p, ops::AttentionQk::Int8);
+      ADD_FAILURE() << "int8 q.k^T ran on the CPU";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage);
+      EXPECT_NE(std::string(e.what()).find("CUDA, BF16, head_dim 128"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Attention, LongSequenceRowsMatchFloat64) {
   // Self-attention over 20,000 tokens (one head of 8 keeps it quick); a few query rows checked against float64.
   const int64_t l = 20000, hd = 8;

@@ -12,7 +12,8 @@ namespace qdit::bench {
 namespace {
 
 // The msModelSlim Wan recipe: W8A8_DYNAMIC everywhere it quantizes, the FFN down projection kept in float.
-SyntheticBenchOptions wan_480p_w8a8dyn(const char* variant, int repeat) {
+SyntheticBenchOptions wan_480p_w8a8dyn(const char* variant, int repeat,
+                                       ops::AttentionQk qk = ops::AttentionQk::AsPrecision) {
   SyntheticBenchOptions o;
   o.variant = variant;
   o.scheme = SchemeId::W8A8Dynamic;
@@ -22,6 +23,7 @@ SyntheticBenchOptions wan_480p_w8a8dyn(const char* variant, int repeat) {
   o.precision = ops::Precision::BF16;
   o.warmup = 1;
   o.repeat = repeat;
+  o.self_attention_qk = qk;
   return o;
 }
 
@@ -62,6 +64,12 @@ const std::vector<Scenario>& scenarios() {
       {"wan1.3b_480p_w8a8dyn",
        "Wan2.1 T2V 1.3B, 480x832x81 (32760 tokens), W8A8_DYNAMIC with ffn.net.2 in float, bf16, one forward",
        wan_480p_w8a8dyn("wan2.1-t2v-1.3b", 3)},
+      {"wan14b_480p_w8a8dyn_qk8",
+       "the same 14B forward with int8 q.k^T in self-attention (ForwardOptions::self_attention_qk)",
+       wan_480p_w8a8dyn("wan2.1-t2v-14b", 2, ops::AttentionQk::Int8)},
+      {"wan1.3b_480p_w8a8dyn_qk8",
+       "the same 1.3B forward with int8 q.k^T in self-attention (ForwardOptions::self_attention_qk)",
+       wan_480p_w8a8dyn("wan2.1-t2v-1.3b", 3, ops::AttentionQk::Int8)},
   };
   return list;
 }
@@ -71,16 +79,20 @@ ResolvedScenario resolve_scenario(const std::string& id, const std::string& card
   for (const Scenario& s : scenarios()) {
     known += (known.empty() ? "" : ", ") + s.id;
     if (id == s.id) return {s, s.id + "_" + card};
-    if (id.rfind(s.id + "_", 0) == 0) {
-      const std::string suffix = id.substr(s.id.size() + 1);
-      if (suffix != card) {
-        ErrorContext c;
-        c.expected = "a scenario for the card found here, '" + s.id + "_" + card + "'";
-        c.found = "'" + id + "'";
-        fail_usage("scenario names another card than the one this machine has", c);
-      }
-      return {s, id};
+  }
+  // "<scenario>_<card>": the longest scenario id that prefixes it ("wan14b_480p_w8a8dyn_qk8_h200" is the qk8
+  // scenario on an H200, not "wan14b_480p_w8a8dyn" on a card called "qk8_h200").
+  const Scenario* best = nullptr;
+  for (const Scenario& s : scenarios())
+    if (id.rfind(s.id + "_", 0) == 0 && (!best || s.id.size() > best->id.size())) best = &s;
+  if (best) {
+    if (id.substr(best->id.size() + 1) != card) {
+      ErrorContext c;
+      c.expected = "a scenario for the card found here, '" + best->id + "_" + card + "'";
+      c.found = "'" + id + "'";
+      fail_usage("scenario names another card than the one this machine has", c);
     }
+    return {*best, id};
   }
   ErrorContext c;
   c.expected = "one of " + known + " (optionally with _<card>)";

@@ -110,6 +110,7 @@ BenchResult run_synthetic_bench(const SyntheticBenchOptions& o, const std::funct
   wan::ForwardOptions fo;
   fo.device = o.device;
   fo.precision = o.precision;
+  fo.self_attention_qk = o.self_attention_qk;
 
   for (int i = 0; i < o.warmup; ++i) {
     log("warm-up forward " + std::to_string(i + 1) + "/" + std::to_string(o.warmup));
@@ -161,6 +162,7 @@ nlohmann::json result_json(const BenchResult& r) {
   j["scheme"] = scheme_name(o.scheme);
   j["excludes"] = o.excludes;
   j["precision"] = precision_name(o.precision);
+  j["self_attention_qk"] = ops::attention_qk_name(o.self_attention_qk);
   j["device"] = o.device == Device::CUDA ? "cuda" : "cpu";
   j["device_name"] = r.device.name;
   j["card"] = r.device.card;
@@ -212,8 +214,9 @@ void print_result(const BenchResult& r, FILE* out) {
   const SyntheticBenchOptions& o = r.options;
   std::string excl;
   for (const auto& e : o.excludes) excl += (excl.empty() ? "" : ", ") + e;
-  std::fprintf(out, "qdit bench: %s, %s%s%s%s, %s on %s%s%s\n", o.variant.c_str(), scheme_name(o.scheme),
+  std::fprintf(out, "qdit bench: %s, %s%s%s%s, %s%s on %s%s%s\n", o.variant.c_str(), scheme_name(o.scheme),
                excl.empty() ? "" : " (float: ", excl.c_str(), excl.empty() ? "" : ")", precision_name(o.precision),
+               o.self_attention_qk == ops::AttentionQk::Int8 ? ", int8 q.k^T in self-attention" : "",
                r.device.name.c_str(), r.device.cuda_runtime.empty() ? "" : ", CUDA runtime ",
                r.device.cuda_runtime.c_str());
   std::fprintf(out, "  video %ldx%ldx%ld -> latent %ldx%ldx%ldx%ld = %ld tokens, %ld text tokens, %ld blocks\n",

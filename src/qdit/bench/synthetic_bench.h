@@ -29,6 +29,7 @@ struct SyntheticBenchOptions {
   int warmup = 1, repeat = 3;
   int64_t text_tokens = 512;
   bool ceilings = true;                             // CUDA only
+  ops::AttentionQk self_attention_qk = ops::AttentionQk::AsPrecision;  // wan::ForwardOptions::self_attention_qk
   uint64_t seed = 1;
 };
 

@@ -102,7 +102,7 @@ int cmd_bench(const Args& args) {
       "compares it with its recorded baseline (--scenario ID --check bench/baselines.json).",
       "bench");
   bool synthetic = false, list = false, json = false, update = false, no_ceilings = false;
-  std::string scenario, check, out, scheme = "w8a8_dynamic", device, precision = "bf16";
+  std::string scenario, check, out, scheme = "w8a8_dynamic", device, precision = "bf16", qk = "as-precision";
   bench::SyntheticBenchOptions o;
   auto* f_syn = app.add_flag("--synthetic", synthetic, "time a forward of a random-weight model");
   auto* f_sc = app.add_option("--scenario", scenario, "run a scenario (--list shows them)");
@@ -126,6 +126,8 @@ int cmd_bench(const Args& args) {
       app.add_option("--text-tokens", o.text_tokens, "valid text tokens (default 512)"),
       app.add_option("--seed", o.seed, "random seed (default 1)"),
       app.add_flag("--no-ceilings", no_ceilings, "skip measuring the copy and bf16 GEMM ceilings"),
+      app.add_option("--self-attention-qk", qk,
+                     "as-precision (default) or int8: int8 q.k^T in self-attention (CUDA, bf16, head_dim 128)"),
   };
   auto* f_check = app.add_option("--check", check, "with --scenario: baselines file to compare with");
   auto* f_update = app.add_flag("--update", update, "with --scenario --check: record this run as the baseline");
@@ -159,6 +161,12 @@ int cmd_bench(const Args& args) {
     o.precision = ops::Precision::FP32;
   else
     bad_value("--precision", "bf16 or fp32", precision);
+  if (qk == "int8")
+    o.self_attention_qk = ops::AttentionQk::Int8;
+  else if (qk != "as-precision")
+    bad_value("--self-attention-qk", "as-precision or int8", qk);
+  if (o.self_attention_qk == ops::AttentionQk::Int8 && (o.device != Device::CUDA || o.precision != ops::Precision::BF16))
+    fail_usage("--self-attention-qk int8 is a CUDA kernel for bf16 precision: give --device cuda --precision bf16");
   o.ceilings = !no_ceilings && o.device == Device::CUDA;
   if (o.device == Device::CUDA && !bench::cuda_available())
     fail_usage("--device cuda: no CUDA device is available (or qdit was built without the CUDA backend)");

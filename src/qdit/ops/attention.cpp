@@ -21,8 +21,10 @@ DType attention_io_dtype(Device device, Precision p, int64_t head_dim) {
 #endif
 }
 
+const char* attention_qk_name(AttentionQk qk) { return qk == AttentionQk::Int8 ? "int8" : "as-precision"; }
+
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-               Precision p) {
+               Precision p, AttentionQk qk) {
   const Device device = common_device("attention", {{"q", &q}, {"k", &k}, {"v", &v}, {"out", &out}});
   const int64_t width = q.ndim() == 2 ? q.dim(1) : -1;
   const int64_t lq = require_activation_matrix(q, width, device, p, "attention", "q");
@@ -43,11 +45,19 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
   if (lk < 1) fail_internal("attention: no keys", expected_found("at least one key", "0"));
   if (out.raw() == q.raw() || out.raw() == k.raw() || out.raw() == v.raw())
     fail_internal("attention: out must not alias q, k or v", expected_found("distinct buffers"));
+  if (qk == AttentionQk::Int8) {
+    if (device != Device::CUDA || p != Precision::BF16 || width / heads != 128)
+      fail_usage("attention: int8 q.k^T is a CUDA kernel for BF16 precision and head_dim 128",
+                 expected_found("CUDA, BF16, head_dim 128",
+                                std::string(device == Device::CUDA ? "CUDA" : "CPU") + ", " +
+                                    (p == Precision::BF16 ? "BF16" : "FP32") + ", head_dim " +
+                                    std::to_string(width / heads)));
+  }
   if (lq == 0) return;
   StageScope stage(Stage::Attention, 4.0 * static_cast<double>(lq) * lk * width);  // qdit bench
   if (device == Device::CPU) return cpu::attention(q, k, v, heads, scale, out, p);
 #ifdef QDIT_WITH_CUDA
-  cuda::attention(q, k, v, heads, scale, out, p);
+  cuda::attention(q, k, v, heads, scale, out, p, qk);
 #else
   fail_no_cuda("attention");
 #endif

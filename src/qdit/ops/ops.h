@@ -153,8 +153,16 @@ void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, co
 // QDIT_ATTENTION=own our flash kernel. Other head dims run an fp32 kernel on the rounded inputs (P unrounded).
 // The rule and the switch: ops/cuda/attention_cudnn.h. FP32 precision is fp32 throughout on every device.
 // q, k, v and out are F32, or BF16 exactly where attention_io_dtype says so (each tensor either way).
+//
+// qk = AttentionQk::Int8 asks for the int8 q.k^T kernel instead (CUDA on Hopper, BF16 precision, head_dim 128;
+// anything else is a Usage error, never a silent switch back): q and k quantized per token and head after k's
+// mean over keys is subtracted, exact int32 products, fp16 exponentials and P.V. Its contract and error budget:
+// ops/cuda/attention_int8.h (about 1e-2 relative on one attention with logits of std 1, most of it the int8
+// rounding of q and k; the whole-model test in tests/forward/attention_int8_forward_cuda_test.cpp).
+enum class AttentionQk : uint8_t { AsPrecision, Int8 };
+const char* attention_qk_name(AttentionQk qk);  // "as-precision", "int8"
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-               Precision p);
+               Precision p, AttentionQk qk = AttentionQk::AsPrecision);
 // The dtype in which ops::attention on `device` at `p` takes q/k/v and gives out without a conversion pass: BF16
 // where the GPU runs cuDNN's SDPA (its operands and output are bf16 anyway, so bf16 tensors carry the same
 // values), F32 everywhere else. Model code sizes its attention buffers by it.

@@ -380,9 +380,10 @@ DType attention_io_dtype(Precision p, int64_t head_dim) {
 }
 
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-               Precision p) {
+               Precision p, AttentionQk qk) {
   int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
-  attention_with(q, k, v, heads, scale, out, p, attention_kernel_for(p, hd), kDefaultFlashWarps);
+  const AttentionKernel kernel = qk == AttentionQk::Int8 ? AttentionKernel::Int8QkSm90 : attention_kernel_for(p, hd);
+  attention_with(q, k, v, heads, scale, out, p, kernel, kDefaultFlashWarps);
 }
 
 void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,

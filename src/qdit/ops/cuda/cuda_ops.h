@@ -22,7 +22,7 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
 void gelu_tanh(const Tensor& x, LinearInput& out);
 void linear(const LinearInput& x, const QuantLinear& w, Tensor& y, Precision p);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
-               Precision p);
+               Precision p, AttentionQk qk = AttentionQk::AsPrecision);
 DType attention_io_dtype(Precision p, int64_t head_dim);
 void gelu_tanh(Tensor& x);
 void gelu_erf(Tensor& x);

@@ -146,7 +146,7 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
       fused_consumers(w.self_qkv, {&b.q, &b.k, &b.v}));
   ops::rmsnorm_rope(b.q, w.self_norm_q, eps, heads, ctx.rope_cos, ctx.rope_sin, b.q_in);
   ops::rmsnorm_rope(b.k, w.self_norm_k, eps, heads, ctx.rope_cos, ctx.rope_sin, b.k_in);
-  ops::attention(b.q_in, b.k_in, b.v, heads, scale, b.attn, p);
+  ops::attention(b.q_in, b.k_in, b.v, heads, scale, b.attn, p, ctx.self_attention_qk);
   observed_linear(obs, name + "self_attn.out", b.attn, w.self_out, b.q, p);
   ops::residual_add(b.x, b.q, b.mod[kGate1]);
 

@@ -29,6 +29,7 @@ struct BlockContext {
   // q/k/v and output for cuDNN's SDPA). Bit-identical to F32 buffers with separate conversion passes (false: the
   // tests compare the two; ignored with an observer, which sees F32 activations).
   bool lean_activations = true;
+  ops::AttentionQk self_attention_qk = ops::AttentionQk::AsPrecision;  // ForwardOptions::self_attention_qk
 };
 
 // Activation buffers sized once per forward and reused by every block (peak O(L * D)); the FFN hidden [L, F]

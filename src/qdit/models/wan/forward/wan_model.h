@@ -30,6 +30,10 @@ struct ForwardOptions {
   // BlockContext::lean_activations). Bit-identical either way; false is for the tests that prove it. Without
   // effect when an observer is set (it sees F32 activations).
   bool lean_activations = true;
+  // The q.k^T of self-attention (the 32760-token one; cross-attention keeps AsPrecision): AttentionQk::Int8 runs
+  // the int8-QK kernel (ops::attention: CUDA, BF16, head_dim 128), ~10 % faster than cuDNN's bf16 SDPA on an H200
+  // at ~1e-2 relative error per attention (bench/RESULTS.md session 7).
+  ops::AttentionQk self_attention_qk = ops::AttentionQk::AsPrecision;
   // Called after each transformer block with (blocks done, blocks in total).
   std::function<void(int64_t done, int64_t total)> progress;
 };
