@@ -13,6 +13,9 @@
 #   5. print a short table (last, so it ends the output).
 # If the build on the GPU machine fails and .gpubin/ holds binaries built on the development machine, those run
 # instead, and the log says so loudly.
+# QDIT_GPU_FOCUS=attention: every GPU test (ops and whole model), the attention benchmarks (cuDNN's SDPA and the
+# int8-QK kernel) with PyTorch's attention baseline, the benchmark scenarios, memcheck over the int8-QK attention
+# tests (op and forward) and racecheck over a short one; no other benchmarks, no `qdit run` comparison.
 # QDIT_GPU_FOCUS=int8 narrows a session to the int8 GEMM work (issue 5): the int8/linear GPU tests, the GEMM,
 # quantization and copy benchmarks, PyTorch's GEMM baselines (bf16 and cuBLASLt int8, no attention), the
 # sanitizers over the int8 tests, and a disassembly check that the Hopper kernel really issues IGMMA and
@@ -27,6 +30,14 @@ if [ "$FOCUS" = int8 ]; then
   SAN_FILTER='*Int8GemmCuda*:*LinearCuda.W8A8*:*LinearCuda.Quantization*'
   RACE_FILTER='*LinearCuda.QuantizationAndInt32*'
   FWD_SAN_FILTER=''
+  FWD_RACE_FILTER=''
+elif [ "$FOCUS" = attention ]; then
+  TEST_FILTER='*Cuda*'
+  BENCH_FILTER='BM_Attention(Int8Qk|CudnnKernel)'
+  TORCH_ARGS=--attention-only
+  SAN_FILTER='*AttentionInt8*:-*FullLength32760*'
+  RACE_FILTER='*AttentionInt8QkCuda.RaggedLengthsSeveralHeads*'
+  FWD_SAN_FILTER='*AttentionInt8Forward*'
   FWD_RACE_FILTER=''
 else
   TEST_FILTER='*Cuda*'
@@ -167,7 +178,7 @@ PY
   else
     step bench timeout "$(left 120)" "$BIN/ops_cuda_bench" --benchmark_filter="$BENCH_FILTER" \
       --benchmark_out="$OUT/bench.json" --benchmark_out_format=json >"$OUT/bench.log" 2>&1
-    if [ -x "$BIN/fused_linear_bench" ]; then
+    if [ "$FOCUS" = all ] && [ -x "$BIN/fused_linear_bench" ]; then
       step fused_bench timeout "$(left 90)" "$BIN/fused_linear_bench" --benchmark_out="$OUT/fused_linear.json" \
         --benchmark_out_format=json >"$OUT/fused_linear.log" 2>&1
       grep -E "^BM_" "$OUT/fused_linear.log" | head -30
@@ -187,7 +198,7 @@ fi
 # Every `qdit bench --scenario` for the card found here, checked against bench/baselines.json (a regression or
 # a missing baseline for this card marks the step rc=1), each with its same-run PyTorch bf16 forward
 # (bench/gpu/torch_wan.py). About 2-3 minutes on an H100/H200: give QDIT_GPU_BUDGET_S room for it.
-if [ "${QDIT_GPU_SCENARIOS:-1}" = 1 ] && [ "${FOCUS:-all}" = all ]; then
+if [ "${QDIT_GPU_SCENARIOS:-1}" = 1 ] && [ "$FOCUS" != int8 ]; then
   note "benchmark scenarios: qdit bench --scenario ... --check bench/baselines.json, PyTorch same-run"
   SCEN_PRE=""; [ -n "$BIN" ] && [ "$BIN" != build-gpu ] && SCEN_PRE=$BIN
   step scenarios timeout "$(left 300)" env QDIT_SCEN_OUT="$OUT/scenarios" QDIT_BENCH_PREBUILT="$SCEN_PRE" \

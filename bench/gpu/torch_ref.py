@@ -2,7 +2,7 @@
 (torch._int_mm: cuBLASLt s8 x s8 -> s32, no scales: the ceiling a plain library int8 GEMM sets) at the GEMM shapes
 of ops_cuda_bench, scaled-dot-product attention through the cuDNN backend at L=32760, 40 heads x 128, and a
 device-to-device copy. Random inputs, CUDA-event timing, median of repeats. Prints one JSON object.
---gemm-only skips attention (for sessions about the GEMMs alone)."""
+--gemm-only skips attention (for sessions about the GEMMs alone), --attention-only the GEMMs."""
 import json
 import statistics
 import sys
@@ -29,7 +29,9 @@ def main():
     dev = torch.device("cuda")
     out = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
            "cudnn": torch.backends.cudnn.version(), "gemm": [], "sdpa": None, "copy": None}
-    for t, n, k in [(32760, 5120, 5120), (32760, 13824, 5120), (32760, 5120, 13824), (32760, 1536, 1536)]:
+    shapes = [] if "--attention-only" in sys.argv else [(32760, 5120, 5120), (32760, 13824, 5120),
+                                                          (32760, 5120, 13824), (32760, 1536, 1536)]
+    for t, n, k in shapes:
         x = torch.randn(t, k, device=dev, dtype=torch.bfloat16)
         w = torch.randn(n, k, device=dev, dtype=torch.bfloat16) * 0.05
         ms = median_ms(lambda: torch.matmul(x, w.t()), 20)
