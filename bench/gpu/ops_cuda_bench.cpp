@@ -162,18 +162,26 @@ void BM_AttentionBf16(benchmark::State& state) {
   state.SetLabel(label);
 }
 
+// Random bf16 q, k, v [l, width] on the device (the same draws as BM_AttentionBf16's F32 ones) and a bf16 output.
+struct Bf16Attention {
+  Tensor q, k, v, out;
+};
+Bf16Attention bf16_attention_operands(int64_t l, int64_t width) {
+  Bf16Attention t{dev({l, width}, DType::BF16), dev({l, width}, DType::BF16), dev({l, width}, DType::BF16),
+                  dev({l, width}, DType::BF16)};
+  cu::convert(rand_f32({l, width}, -2.0f, 2.0f, 13), t.q);
+  cu::convert(rand_f32({l, width}, -2.0f, 2.0f, 14), t.k);
+  cu::convert(rand_f32({l, width}, -1.0f, 1.0f, 15), t.v);
+  return t;
+}
+
 // cuDNN's SDPA alone on bf16 [L, heads*hd] buffers with bf16 output: what ops::attention costs minus its dtype
 // conversions, the figure to set beside PyTorch's cuDNN SDPA on bf16 tensors (bench/gpu/torch_ref.py).
 void BM_AttentionCudnnKernelBf16(benchmark::State& state) {
   int64_t l = state.range(0), heads = state.range(1), hd = state.range(2);
   cu::ArenaScope scope;
-  Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
-         v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15);
-  Tensor qb = dev(q.shape(), DType::BF16), kb = dev(k.shape(), DType::BF16), vb = dev(v.shape(), DType::BF16),
-         ob = dev(q.shape(), DType::BF16);
-  cu::convert(q, qb);
-  cu::convert(k, kb);
-  cu::convert(v, vb);
+  const Bf16Attention t = bf16_attention_operands(l, heads * hd);
+  const Tensor &qb = t.q, &kb = t.k, &vb = t.v, &ob = t.out;
   timed(state, [&] {
     cu::ArenaScope call;  // the plan's workspace (if any) is taken per call
     cu::cudnn_sdpa_bf16(qb.raw(), kb.raw(), vb.raw(), ob.raw(), l, l, heads, hd, 1.0f / std::sqrt(float(hd)));
@@ -189,13 +197,9 @@ void BM_AttentionCudnnKernelBf16(benchmark::State& state) {
 void BM_AttentionInt8Qk(benchmark::State& state) {
   int64_t l = state.range(0), heads = state.range(1), kernel_only = state.range(2), hd = 128;
   cu::ArenaScope scope;
-  Tensor q = rand_f32({l, heads * hd}, -2.0f, 2.0f, 13), k = rand_f32({l, heads * hd}, -2.0f, 2.0f, 14),
-         v = rand_f32({l, heads * hd}, -1.0f, 1.0f, 15);
-  Tensor qb = dev(q.shape(), DType::BF16), kb = dev(k.shape(), DType::BF16), vb = dev(v.shape(), DType::BF16),
-         ob = dev(q.shape(), DType::BF16);
-  cu::convert(q, qb);
-  cu::convert(k, kb);
-  cu::convert(v, vb);
+  const Bf16Attention t = bf16_attention_operands(l, heads * hd);
+  const Tensor &qb = t.q, &kb = t.k, &vb = t.v;
+  Tensor ob = t.out;
   const float scale = 1.0f / std::sqrt(float(hd));
   if (kernel_only) {
     const cu::Int8QkOperands ops = cu::prepare_int8_qk_operands(qb, kb, vb, heads);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/attention_ref.h"
 #include "ops_test_util.h"
 #include "qdit/core/error.h"
 #include "qdit/core/half.h"
@@ -14,33 +15,20 @@ namespace {
 
 using test_ops::Rand;
 
+// The float64 reference of tests/ops/attention_ref.h on the tensors' values (rounded to bf16 when `bf16`).
 std::vector<double> reference(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, double scale,
                               bool bf16) {
-  const int64_t lq = q.dim(0), lk = k.dim(0), width = q.dim(1), hd = width / heads;
-  auto val = [bf16](const Tensor& t, int64_t i) {
-    const float f = t.data<float>()[i];
-    return static_cast<double>(bf16 ? round_to_bf16(f) : f);
-  };
-  std::vector<double> out(static_cast<size_t>(lq * width));
-  std::vector<double> s(static_cast<size_t>(lk));
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < lq; ++i) {
-      double mx = -INFINITY;
-      for (int64_t j = 0; j < lk; ++j) {
-        double dot = 0;
-        for (int64_t d = 0; d < hd; ++d) dot += val(q, i * width + h * hd + d) * val(k, j * width + h * hd + d);
-        s[j] = dot * scale;
-        mx = std::max(mx, s[j]);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < lk; ++j) sum += (s[j] = std::exp(s[j] - mx));
-      for (int64_t d = 0; d < hd; ++d) {
-        double o = 0;
-        for (int64_t j = 0; j < lk; ++j) o += s[j] * val(v, j * width + h * hd + d);
-        out[i * width + h * hd + d] = o / sum;
-      }
+  auto values = [bf16](const Tensor& t) {
+    std::vector<double> out(static_cast<size_t>(t.numel()));
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const float f = t.data<float>()[i];
+      out[i] = bf16 ? round_to_bf16(f) : f;
     }
-  return out;
+    return out;
+  };
+  const int64_t lq = q.dim(0);
+  return test::attention_ref(values(q), values(k), values(v), lq, k.dim(0), heads, q.dim(1) / heads, scale,
+                             test::all_rows(lq));
 }
 
 void check(int64_t lq, int64_t lk, int64_t heads, int64_t hd, double range, ops::Precision p) {
