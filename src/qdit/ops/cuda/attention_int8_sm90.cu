@@ -12,12 +12,13 @@
 //    softmax in registers, then O += P V^T with eight m64n136k16 fp16 wgmmas whose A operand (P) comes straight
 //    from registers (the int32 D fragment of S has the layout of the 16-bit A fragment, hopper.cuh) and whose
 //    last 8 columns are the row sums of P.
-// Why this shape (all measured on an H200 at L = 32760, 40 heads, bench/RESULTS.md session 7): with 384 threads
-// ptxas compiles every thread to 168 registers whatever setmaxnreg grants later, which holds one warpgroup's S, O
-// and P but not FlashAttention-3's pipelining of the next tile's q.k^T under this tile's softmax (two P fragments;
-// those forms spilled at 168 and, with 256 threads and 255 registers, ran no faster than this one). Three
-// warpgroups instead overlap one another's softmax and MMAs, and share each K/V tile among 192 rows (two
-// warpgroups: 37.6 ms, three: 33.9 ms, cuDNN 37.4 ms).
+// Why this shape (all measured on an H200 at L = 32760, 40 heads, bench/RESULTS.md session 7): FlashAttention-3's
+// pipelining (the next tile's q.k^T issued under this tile's softmax) keeps S, O and two P fragments live, ~250
+// registers per thread. With a producer warpgroup and setmaxnreg 24/240 it spilled (ptxas serialised the wgmmas);
+// with 256 threads and 255 registers it ran, and so did a ping-pong of two warpgroups, but neither beat the plain
+// order (39.0 / 38.8 vs 37.6 ms), and 64-key tiles that fit the pipeline in 168 registers ran 38.0 ms. Three
+// warpgroups in the plain order (168 registers, the most 384 threads can have) overlap one another instead and
+// share each K/V tile among 192 rows: 34.3 ms, cuDNN 37.7 ms.
 // Scores: s_int * q_scale * k_scale * softmax_scale * log2(e); keys past the end (the last tile, zero-filled by
 // TMA) get probability 0.
 #include <cuda.h>
