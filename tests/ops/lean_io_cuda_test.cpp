@@ -14,9 +14,6 @@
 #include "ops/cuda_layers.h"
 #include "ops/cuda_test_util.h"
 #include "util/test_util.h"
-#ifdef QDIT_WITH_CUDA
-#include "qdit/ops/cuda/internal.h"
-#endif
 
 namespace qdit::test {
 namespace {

@@ -31,9 +31,14 @@ __device__ __forceinline__ float load_one(const __nv_bfloat16* p) { return __bfl
 // split the chunk's rows, each lane takes a column pair, and the warps' results are combined in a fixed order
 // (deterministic, no atomics).
 constexpr int kSumWarps = 8, kSumCols = 64;
+// Two partial results (sums, or largest magnitudes) into one; `accumulate` adds a value of x to a partial result.
 template <bool kAbsMax>
-__device__ __forceinline__ float combine(float a, float b) {
-  return kAbsMax ? fmaxf(a, fabsf(b)) : a + b;
+__device__ __forceinline__ float merge(float a, float b) {
+  return kAbsMax ? fmaxf(a, b) : a + b;
+}
+template <bool kAbsMax>
+__device__ __forceinline__ float accumulate(float a, float x) {
+  return merge<kAbsMax>(a, kAbsMax ? fabsf(x) : x);
 }
 template <bool kAbsMax, class T>
 __global__ void __launch_bounds__(32 * kSumWarps)
@@ -46,16 +51,16 @@ __global__ void __launch_bounds__(32 * kSumWarps)
   if (col < width)
     for (int64_t r = r0 + warp; r < r1; r += kSumWarps) {
       const float2 v = load_pair(x + r * width + col);
-      s.x = combine<kAbsMax>(s.x, v.x);
-      s.y = combine<kAbsMax>(s.y, v.y);
+      s.x = accumulate<kAbsMax>(s.x, v.x);
+      s.y = accumulate<kAbsMax>(s.y, v.y);
     }
   sums[warp][lane] = s;
   __syncthreads();
   if (warp == 0 && col < width) {
     float2 t = sums[0][lane];
     for (int w = 1; w < kSumWarps; ++w) {
-      t.x = kAbsMax ? fmaxf(t.x, sums[w][lane].x) : t.x + sums[w][lane].x;
-      t.y = kAbsMax ? fmaxf(t.y, sums[w][lane].y) : t.y + sums[w][lane].y;
+      t.x = merge<kAbsMax>(t.x, sums[w][lane].x);
+      t.y = merge<kAbsMax>(t.y, sums[w][lane].y);
     }
     *reinterpret_cast<float2*>(partial + int64_t(blockIdx.y) * width + col) = t;
   }
@@ -69,7 +74,7 @@ __global__ void column_finish_kernel(const float* partial, int chunks, int64_t w
   const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col >= width) return;
   float s = 0.f;
-  for (int c = 0; c < chunks; ++c) s = kAbsMax ? fmaxf(s, partial[int64_t(c) * width + col]) : s + partial[int64_t(c) * width + col];
+  for (int c = 0; c < chunks; ++c) s = merge<kAbsMax>(s, partial[int64_t(c) * width + col]);
   if constexpr (kAbsMax) {
     int e = 0;
     frexpf(s, &e);
