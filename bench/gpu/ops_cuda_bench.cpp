@@ -124,11 +124,18 @@ void BM_Int8GemmOnly(benchmark::State& state) {
   state.SetLabel(std::string(cu::device_info().name) + " | " + cu::int8_kernel_name(kind) + (bf16 ? " bf16 out" : " f32 out"));
 }
 
+// Per-token int8 quantization of [t, k] activations; argument 3: 0 from F32, 1 from BF16 (an attention output).
 void BM_QuantizePerToken(benchmark::State& state) {
   int64_t t = state.range(0), k = state.range(1);
+  const bool bf16 = state.range(2) != 0;
   cu::ArenaScope scope;
   Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 10), xq = dev({t, k}, DType::I8), s = dev({t}, DType::F32);
-  timed(state, [&] { cu::quantize_per_token(x, -128, 127, xq, s); }, 0, double(t) * k * 5);
+  if (bf16) {
+    Tensor xb = dev({t, k}, DType::BF16);
+    cu::convert(x, xb);
+    x = xb;
+  }
+  timed(state, [&] { cu::quantize_per_token(x, -128, 127, xq, s); }, 0, double(t) * k * (bf16 ? 3 : 5));
 }
 
 void BM_Bf16GemmCublasLt(benchmark::State& state) {
@@ -212,6 +219,28 @@ void BM_AttentionInt8Qk(benchmark::State& state) {
   state.SetLabel(std::string(cu::device_info().name) + (kernel_only ? ", kernel only" : ", with preparation"));
 }
 
+// Wan's cross-attention (L queries, the 512 text tokens as keys) on bf16 tensors with bf16 output, as the lean
+// forward runs it. Argument 3: 0 = ops::attention (its default kernel, cuDNN's SDPA at head_dim 128), 1 = the
+// int8-QK op with its preparation.
+void BM_CrossAttention(benchmark::State& state) {
+  const int64_t lq = state.range(0), lk = state.range(1), heads = state.range(2), int8 = state.range(3), hd = 128;
+  cu::ArenaScope scope;
+  Tensor q = dev({lq, heads * hd}, DType::BF16), k = dev({lk, heads * hd}, DType::BF16),
+         v = dev({lk, heads * hd}, DType::BF16), o = dev({lq, heads * hd}, DType::BF16);
+  cu::convert(rand_f32({lq, heads * hd}, -2.0f, 2.0f, 13), q);
+  cu::convert(rand_f32({lk, heads * hd}, -2.0f, 2.0f, 14), k);
+  cu::convert(rand_f32({lk, heads * hd}, -1.0f, 1.0f, 15), v);
+  const float scale = 1.0f / std::sqrt(float(hd));
+  timed(state, [&] {
+    if (int8)
+      cu::attention_int8_qk(q, k, v, heads, scale, o);
+    else
+      ops::attention(q, k, v, heads, scale, o, ops::Precision::BF16);
+  },
+        4.0 * lq * lk * hd * heads, double(lq) * heads * hd * 2 * 2);
+  state.SetLabel(std::string(cu::device_info().name) + (int8 ? ", int8-QK" : ", ops::attention default"));
+}
+
 void BM_CopyD2D(benchmark::State& state) {
   int64_t bytes = state.range(0);
   cu::ArenaScope scope;
@@ -228,7 +257,7 @@ BENCHMARK(BM_W8A8DynamicLinearBf16In)->Apply(gemm_shapes)->UseManualTime()->Unit
 void gemm_shapes_kernels(benchmark::internal::Benchmark* b) {
   using K = cu::Int8Kernel;
   for (K kernel : {K::Mma2Blocks, K::Sm90Tile128x224, K::Sm90Tile128x224Multicast, K::Sm90Tile256x128,
-                   K::Sm90Tile256x128Multicast, K::Sm90PingPong2x128x128})
+                   K::Sm90Tile256x128Multicast, K::Sm90PingPong2x128x128, K::Sm90Tile256x128TmaStore})
     for (int bf16 : {0, 1}) {
       if (bf16 && kernel == K::Mma2Blocks) continue;
       for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}, {32760, 1536, 1536}})
@@ -238,17 +267,18 @@ void gemm_shapes_kernels(benchmark::internal::Benchmark* b) {
 
 void linear_shapes_kernels(benchmark::internal::Benchmark* b) {
   using K = cu::Int8Kernel;
-  for (K kernel : {K::Sm90Tile256x128, K::Sm90PingPong2x128x128})
+  for (K kernel : {K::Sm90Tile256x128, K::Sm90PingPong2x128x128, K::Sm90Tile256x128TmaStore})
     for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}})
       b->Args({t, n, k, int64_t(kernel)});
 }
 BENCHMARK(BM_W8A8DynamicQuantGemm)->Apply(linear_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120})->Args({32760, 13824})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120, 0})->Args({32760, 13824, 0})->Args({32760, 5120, 1})->Args({32760, 13824, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 0})->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_AttentionCudnnKernelBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_AttentionInt8Qk)->Args({32760, 40, 0})->Args({32760, 40, 1})->Args({32760, 12, 0})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(BM_CrossAttention)->Args({32760, 512, 40, 0})->Args({32760, 512, 40, 1})->Args({32760, 512, 12, 0})->Args({32760, 512, 12, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 
 }  // namespace

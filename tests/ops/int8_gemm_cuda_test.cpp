@@ -66,6 +66,13 @@ Tensor device_i8(const std::vector<int8_t>& v, int64_t rows, int64_t cols) {
   return to_gpu(h);
 }
 
+// Every kernel takes every shape here (all K % 16 == 0, operands from the allocator), except that the TMA-store
+// epilogue also needs output rows a multiple of 16 bytes apart: N % 4 == 0 for 4-byte outputs, N % 8 == 0 for bf16.
+bool takes(cu::Int8Kernel kernel, const GemmShape& s, bool bf16_out) {
+  if (kernel != cu::Int8Kernel::Sm90Tile256x128TmaStore) return true;
+  return s.n % (bf16_out ? 8 : 4) == 0;
+}
+
 std::string shape_name(const GemmShape& s) {
   return "M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) + " K=" + std::to_string(s.k);
 }
@@ -90,7 +97,12 @@ TEST(Int8GemmCuda, EveryKernelAccumulatesExactly) {
       g.n = s.n;
       g.k = s.k;
       g.out = out.raw();
-      ASSERT_TRUE(cu::int8_kernel_accepts(kernel, g)) << cu::int8_kernel_name(kernel);  // all K % 16 == 0
+      ASSERT_EQ(cu::int8_kernel_accepts(kernel, g), takes(kernel, s, false)) << cu::int8_kernel_name(kernel);
+      if (!takes(kernel, s, false)) {
+        EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, kernel), Error);
+        ++ran;
+        continue;
+      }
       cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, kernel);
       Tensor got = to_cpu(out);
       int64_t mismatches = 0, first = -1;
@@ -158,6 +170,8 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
             g.col_offset = offd.data<int32_t>();
           }
           g.out_bf16 = bf16;
+          ASSERT_EQ(cu::int8_kernel_accepts(kernel, g), takes(kernel, s, bf16));
+          if (!takes(kernel, s, bf16)) continue;
           cu::int8_gemm_with(g, e, kernel);
           Tensor got = to_cpu(out);
           int64_t mismatches = 0, first = -1;
@@ -183,9 +197,10 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
 // vectorised kernel.
 TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
   QDIT_REQUIRE_GPU();
+  for (bool bf16 : {false, true})
   for (int qmax : {127, 7})
     for (int64_t k : {int64_t(5120), int64_t(998)}) {
-      SCOPED_TRACE("qmax " + std::to_string(qmax) + " K " + std::to_string(k));
+      SCOPED_TRACE(std::string(bf16 ? "bf16" : "f32") + " qmax " + std::to_string(qmax) + " K " + std::to_string(k));
       GpuScratch scratch;
       const int64_t t = 64;
       Rng rng(1200 + qmax + k);
@@ -202,6 +217,10 @@ TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
           for (int u = 0; u < std::abs(step); ++u) v = std::nextafter(v, step > 0 ? INFINITY : -INFINITY);
           row[i] = std::fabs(v) <= absmax ? v : row[0] * 0.5f;
         }
+        // bf16 activations: the same draws on the bf16 grid (ties are far more common there: a bf16 value divided
+        // by a scale lands on a half often)
+        if (bf16)
+          for (int64_t i = 0; i < k; ++i) row[i] = round_to_bf16(row[i]);
       }
       std::vector<int8_t> want(static_cast<size_t>(t * k));
       std::vector<float> want_s(static_cast<size_t>(t));
@@ -217,7 +236,13 @@ TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
         }
       }
       Tensor xq = poisoned_gpu({t, k}, DType::I8), sd = poisoned_gpu({t}, DType::F32);
-      cu::quantize_per_token(to_gpu(x), -qmax - 1, qmax, xq, sd);
+      Tensor xd = to_gpu(x);
+      if (bf16) {
+        Tensor xb = ops::empty({t, k}, DType::BF16, Device::CUDA);
+        cu::convert(xd, xb);  // exact: the values are on the bf16 grid
+        xd = xb;
+      }
+      cu::quantize_per_token(xd, -qmax - 1, qmax, xq, sd);
       Tensor got = to_cpu(xq), got_s = to_cpu(sd);
       EXPECT_EQ(0, std::memcmp(got_s.raw(), want_s.data(), want_s.size() * 4)) << "per-token scales differ";
       int64_t mismatches = 0;
@@ -227,7 +252,8 @@ TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
 }
 
 // The documented rule: the Hopper kernel whenever K % 16 == 0 (K > 0) and both operands are 16-byte aligned,
-// the simple kernel otherwise; an explicit tiled kernel on operands it cannot take is refused.
+// the simple kernel otherwise (and for a bf16 output whose rows are 16-byte multiples apart, the Hopper kernel's
+// TMA-store form); an explicit tiled kernel on operands it cannot take is refused.
 TEST(Int8GemmCuda, KernelSelectionRuleAndRefusals) {
   QDIT_REQUIRE_GPU();
   GpuScratch scratch;
@@ -252,6 +278,19 @@ TEST(Int8GemmCuda, KernelSelectionRuleAndRefusals) {
   g.a = a.data<int8_t>();
   g.out_bf16 = true;  // the int32 test epilogue has no bf16 form
   EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::StoreS32, cu::Int8Kernel::Sm90Tile128x224), Error);
+  // Output rows 16-byte multiples apart: bf16 output takes the TMA-store form, f32 the register stores.
+  EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Sm90Tile256x128TmaStore);
+  g.out_bf16 = false;
+  EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Sm90Tile256x128);
+  // bf16 rows 12 bytes apart (N = 6), or an output base off 16 bytes: the register stores; asked for explicitly,
+  // the TMA-store form refuses.
+  g.out_bf16 = true;
+  g.n = 6;
+  EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Sm90Tile256x128);
+  EXPECT_THROW(cu::int8_gemm_with(g, cu::Int8Epilogue::Dynamic, cu::Int8Kernel::Sm90Tile256x128TmaStore), Error);
+  g.n = 8;
+  g.out = static_cast<char*>(out.raw()) + 4;
+  EXPECT_EQ(cu::int8_gemm_path(g), cu::Int8Kernel::Sm90Tile256x128);
 }
 #endif
 

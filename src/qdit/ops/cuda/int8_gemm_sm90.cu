@@ -20,6 +20,16 @@ CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, c
                              std::string("int8_gemm (sm90) operand ") + which + " (K % 16 == 0 needed)");
 }
 
+CUtensorMap output_map(const Int8Gemm& g, Int8Epilogue e) {
+  const bool bf16 = e != Int8Epilogue::StoreS32 && g.out_bf16;
+  const int elem = bf16 ? 2 : 4;
+  const CUtensorMapDataType type = bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                   : (e == Int8Epilogue::StoreS32 ? CU_TENSOR_MAP_DATA_TYPE_INT32
+                                                                  : CU_TENSOR_MAP_DATA_TYPE_FLOAT32);
+  return tensor_map_2d_sw128(g.out, type, elem, g.n, g.m, g.n * elem, 128 / elem, kStoreBoxRows,
+                             "int8_gemm (sm90, TMA store) output (N * element bytes % 16 == 0 needed)");
+}
+
 }  // namespace sm90_gemm
 
 void int8_gemm_sm90(const Int8Gemm& g, Int8Epilogue e, Int8Kernel kernel) {
@@ -29,6 +39,7 @@ void int8_gemm_sm90(const Int8Gemm& g, Int8Epilogue e, Int8Kernel kernel) {
     case Int8Kernel::Sm90Tile256x128: sm90_gemm::launch_256x128(g, e); break;
     case Int8Kernel::Sm90Tile256x128Multicast: sm90_gemm::launch_256x128_mc2(g, e); break;
     case Int8Kernel::Sm90PingPong2x128x128: sm90_gemm::launch_2x128x128_pingpong(g, e); break;
+    case Int8Kernel::Sm90Tile256x128TmaStore: sm90_gemm::launch_256x128_tma_store(g, e); break;
     default: fail_internal("int8_gemm_sm90: not a Hopper kernel", err_ctx("an Sm90* kernel", int8_kernel_name(kernel)));
   }
   QDIT_CUDA_LAUNCH_CHECK("int8_gemm_sm90_kernel");

@@ -17,7 +17,15 @@
 //    own tiles, stages and producer thread, and the two take turns at the tensor cores (named barriers hand the
 //    turn over once a warpgroup has issued its tile's last MMA), so one warpgroup's epilogue overlaps the
 //    other's MMAs. With one shared pipeline (PIPES = 1) both warpgroups split one tile and store at the same
-//    time, the tensor cores idle meanwhile.
+//    time, the tensor cores idle meanwhile;
+//  - optionally (TS, "TMA store", PIPES = 1 and CM = 1 only) the epilogue writes its results into two 8 KB
+//    shared-memory buffers per warpgroup and the copy engine stores them (cp.async.bulk.tensor): the warpgroup
+//    goes back to its MMAs as soon as the last buffer is written, and the stores drain under the next tile's
+//    MMAs. Measured on an H200 (bench/RESULTS.md, session 8): with bf16 output 9-10 % faster than the register
+//    stores (whose bf16 form issues twice the store instructions per byte), with f32 output 3-8 % slower (a
+//    warpgroup then waits on 8 boxes per tile; 4 buffers per warpgroup, which cost a pipeline stage, were slower
+//    still). Needs the output's row stride to be a multiple of 16 bytes (a tensor-map rule); the tensor map clips
+//    the tile at the M and N edges.
 // Tiles: BM = (2 / PIPES) consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
 // integer wgmma stops at N = 224). K tails and M/N edges are zero-filled by the copy engine (zeros add nothing
 // to the exact sums); the epilogue stores only rows < M and columns < N.
@@ -48,17 +56,26 @@ constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 40 * 128 + 232 * 256 
 constexpr int kSmemLimit = 227 * 1024;                   // opt-in shared memory per block on H100/H200
 constexpr int kBandRows = 2048;                          // rows of activations per band of the tile order
 
-template <int BN, int MR, int CM, int PIPES>
+// The TMA-store epilogue's staging: per consumer warpgroup two buffers of one 128-byte-swizzled box each, 64
+// rows x 128 bytes (32 f32/int32 or 64 bf16 columns), so one buffer is written while the other is stored.
+constexpr int kStoreBoxRows = 64, kStoreBoxBytes = kStoreBoxRows * 128, kStoreBuffers = 2;
+
+template <int BN, int MR, int CM, int PIPES, bool TS>
 struct Tile {
   static_assert(CM == 1 || CM == 2, "clusters of 1 or 2 CTAs");
   static_assert(PIPES == 1 || (PIPES == kConsumers && CM == 1), "ping-pong pipelines without clusters");
+  static_assert(!TS || (PIPES == 1 && CM == 1), "the TMA-store epilogue: one pipeline, no clusters");
+  static_assert(!TS || BN % 64 == 0, "the TMA-store epilogue stores boxes of 32 or 64 columns");
   static constexpr int kWgPerPipe = kConsumers / PIPES;  // consumer warpgroups sharing one tile
   static constexpr int kRowsPerWg = 64 * MR;
   static constexpr int BM = kRowsPerWg * kWgPerPipe;
   static constexpr int kABytes = BM * kBK, kBBytes = BN * kBK, kStageBytes = kABytes + kBBytes;
   static constexpr int kBarrierBytes = 256;
-  static constexpr int kStages = (kSmemLimit - 1024 - kBarrierBytes) / (PIPES * kStageBytes);  // per pipeline
-  static constexpr int kSmemBytes = PIPES * kStages * kStageBytes + 1024 + kBarrierBytes;  // + realignment slack
+  static constexpr int kStagingBytes = TS ? kConsumers * kStoreBuffers * kStoreBoxBytes : 0;
+  static constexpr int kStages =
+      (kSmemLimit - 1024 - kBarrierBytes - kStagingBytes) / (PIPES * kStageBytes);  // per pipeline
+  // + realignment slack
+  static constexpr int kSmemBytes = PIPES * kStages * kStageBytes + kStagingBytes + 1024 + kBarrierBytes;
   static constexpr int kBoxRowsB = BN / CM;  // weight rows each CTA of a cluster loads (and multicasts)
   static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0 && (kBoxRowsB * kBK) % 1024 == 0,
                 "every operand tile must start on a 1024-byte swizzle atom");
@@ -81,15 +98,89 @@ struct Schedule {
   }
 };
 
-template <int BN, int MR, int CM, int PIPES, Int8Epilogue E>
+
+// The TMA-store epilogue of one consumer warpgroup's part of a tile (rows row0 .. row0 + 64 * MR, columns col0 ..
+// col0 + BN): per box of 64 rows x 128 bytes, the dequantized values are written into one of the warpgroup's two
+// staging buffers in the 128-byte-swizzled layout (16-byte chunk c of row r at chunk c ^ (r % 8), conflict-free
+// for the D fragment: see wgmma_s8), then one thread stores the box. Before a buffer is written again the store
+// that last read it must be done reading: the storing thread waits for its previous store before the barrier
+// that hands the next buffer over, so writing box i overlaps the copy engine reading box i - 1. The last two
+// stores of a tile drain under the next tile's MMAs. ELEM: bytes per output element (4: f32 or int32, 2: bf16).
+template <int ELEM, Int8Epilogue E, int BN, int MR>
+__device__ __forceinline__ void tma_store_epilogue(const Int8Gemm& g, const int (&acc)[MR][BN / 2],
+                                                   const CUtensorMap* map_out, uint32_t staging, uint32_t& box,
+                                                   int row0, int col0, int warp, int lane, uint32_t barrier) {
+  constexpr int kCols = 128 / ELEM;     // columns per box
+  constexpr int kJ = kCols / 8;         // D-fragment column groups (8 columns) per box
+  const int quad = lane % 4, rr = lane / 4;  // rr = row % 8 of both of the thread's rows
+  const bool issuer = threadIdx.x % 128 == 0;
+  const bool has_bias = g.bias != nullptr;
+  float rs[MR][2];
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = row0 + mr * 64 + warp * 16 + rr + 8 * h;  // (32-bit: the sm90 kernels take M, N <= INT_MAX)
+      rs[mr][h] = (E == Int8Epilogue::Dynamic && row < g.m) ? g.row_scale[row] : 0.0f;
+    }
+  // Boxes in the order (mr, c); a column pair's constants are loaded where they are used (a second time for the
+  // second mr, from L1): kept for a whole column box they pushed the consumers past their registers.
+#pragma unroll
+  for (int mr = 0; mr < MR; ++mr)
+#pragma unroll
+    for (int c = 0; c < BN / kCols; ++c) {
+      const uint32_t buf = staging + (box % kStoreBuffers) * kStoreBoxBytes;
+#pragma unroll
+      for (int jj = 0; jj < kJ; ++jj) {
+        const int j = c * kJ + jj;
+        const int col = col0 + 8 * j + 2 * quad;
+        ColPair cp;
+        if (col < g.n) cp = load_col_pair<E>(g, col, col + 1 < g.n);  // past N: zeros, clipped by the store
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int a0 = acc[mr][4 * j + 2 * h], a1 = acc[mr][4 * j + 2 * h + 1];
+          const uint32_t row = buf + (warp * 16 + rr + 8 * h) * 128;
+          if constexpr (ELEM == 4) {
+            uint32_t w0 = static_cast<uint32_t>(a0), w1 = static_cast<uint32_t>(a1);
+            if constexpr (E != Int8Epilogue::StoreS32) {
+              w0 = __float_as_uint(dequant<E>(a0, cp.s0, cp.b0, cp.o0, rs[mr][h], has_bias));
+              w1 = __float_as_uint(dequant<E>(a1, cp.s1, cp.b1, cp.o1, rs[mr][h], has_bias));
+            }
+            const uint32_t at = row + ((((2 * jj + (quad >> 1)) ^ rr) << 4) | (8 * (quad & 1)));
+            asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(at), "r"(w0), "r"(w1) : "memory");
+          } else {
+            const float v0 = dequant<E>(a0, cp.s0, cp.b0, cp.o0, rs[mr][h], has_bias);
+            const float v1 = dequant<E>(a1, cp.s1, cp.b1, cp.o1, rs[mr][h], has_bias);
+            const uint32_t at = row + (((jj ^ rr) << 4) | (4 * quad));
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16(v0, v1)) : "memory");
+          }
+        }
+      }
+      fence_proxy_async_smem();
+      if (issuer) bulk_wait_read<0>();  // the previous box is read: its buffer is the next one written
+      named_sync(barrier, 128);
+      if (issuer) {
+        tma_store_2d(map_out, buf, col0 + c * kCols, row0 + mr * 64);
+        bulk_commit();
+      }
+      ++box;
+    }
+}
+
+// TS_ELEM: 0 for the register-store epilogue, else the TMA-store epilogue for outputs of TS_ELEM bytes (4: f32
+// or int32, 2: bf16; a compile-time choice: with both forms in one kernel the consumers spilled).
+template <int BN, int MR, int CM, int PIPES, int TS_ELEM, Int8Epilogue E>
 __global__ void __launch_bounds__(kThreads, 1)
     int8_gemm_sm90_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
-                          const Int8Gemm g, const Schedule sc, const bool vec) {
-  using T = Tile<BN, MR, CM, PIPES>;
+                          const __grid_constant__ CUtensorMap map_out, const Int8Gemm g, const Schedule sc,
+                          const bool vec) {
+  constexpr bool TS = TS_ELEM != 0;
+  using T = Tile<BN, MR, CM, PIPES, TS>;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   // Pipeline p: stages [p * kStages, (p + 1) * kStages) of the buffer and of each barrier array.
-  const uint32_t full0 = base + PIPES * T::kStages * T::kStageBytes, empty0 = full0 + 8 * PIPES * T::kStages;
+  const uint32_t staging0 = base + PIPES * T::kStages * T::kStageBytes;  // TS: the epilogue's buffers
+  const uint32_t full0 = staging0 + T::kStagingBytes, empty0 = full0 + 8 * PIPES * T::kStages;
   const int wg = threadIdx.x / 128;
   const uint32_t rank = CM > 1 ? cluster_ctarank() : 0;
   // Work items ("workers") are pipelines: unit u goes to worker u % workers, CTA-major.
@@ -179,6 +270,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (cw == 1 && other_tiles > 0) named_arrive(kTurn + 0, kTurnThreads);  // warpgroup 0 goes first
     }
     uint32_t stage = 0, phase = 0;
+    uint32_t box = 0;  // TS: boxes this warpgroup has stored (its staging buffer alternates)
     int tile = 0;
     for (int u = worker0 + pipe; u < sc.units; u += unit_step, ++tile) {
       int mu, nb;
@@ -221,7 +313,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_acc();
       release(prev);
 
-      if (m_blk < sc.m_tiles) {
+      if constexpr (TS) {
+        const int wg_row0 = m_blk * T::BM + wg_row, tile_col0 = nb * BN;
+        const uint32_t staging = staging0 + cw * kStoreBuffers * kStoreBoxBytes;
+        constexpr uint32_t kStoreBarrier = 3;  // + cw: this warpgroup's own (ids 1, 2 are the ping-pong turns)
+        tma_store_epilogue<TS_ELEM, E, BN, MR>(g, acc, &map_out, staging, box, wg_row0, tile_col0, warp, lane,
+                                               kStoreBarrier + cw);
+      } else if (m_blk < sc.m_tiles) {
         // Thread (warp, lane) holds rows 16 * warp + lane / 4 (+ 8) of each 64-row slice and columns
         // 8j + 2 * (lane % 4) (+ 1): see wgmma_s8.
         const int64_t row0 = int64_t(m_blk) * T::BM + wg_row + warp * 16 + lane / 4;
@@ -253,6 +351,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
       }
     }
+    if constexpr (TS) {
+      if (threadIdx.x % 128 == 0) bulk_wait_all();  // the staging buffers stay valid until the stores are done
+    }
   }
   if constexpr (CM > 1) cluster_sync();  // no CTA leaves while its peer may still arrive on its barriers
 }
@@ -260,11 +361,15 @@ __global__ void __launch_bounds__(kThreads, 1)
 // A row-major [rows, k] int8 matrix read in boxes of `box_rows` rows x 128 bytes, 128-byte swizzled,
 // out-of-range elements read as zeros (int8_gemm_sm90.cu).
 CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, const char* which);
+// The [M, N] output written in the TMA-store epilogue's boxes (64 rows x 128 bytes, 128-byte swizzled); needs
+// (N * element bytes) % 16 == 0 and a 16-byte aligned base (int8_gemm_sm90.cu).
+CUtensorMap output_map(const Int8Gemm& g, Int8Epilogue e);
 
-template <int BN, int MR, int CM, int PIPES, Int8Epilogue E>
-void launch(const Int8Gemm& g) {
-  using T = Tile<BN, MR, CM, PIPES>;
-  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, PIPES, E>;
+template <int BN, int MR, int CM, int PIPES, int TS_ELEM, Int8Epilogue E>
+void launch_kernel(const Int8Gemm& g) {
+  constexpr bool TS = TS_ELEM != 0;
+  using T = Tile<BN, MR, CM, PIPES, TS>;
+  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, PIPES, TS_ELEM, E>;
   cudaLaunchAttribute cluster;
   cluster.id = cudaLaunchAttributeClusterDimension;
   cluster.val.clusterDim.x = CM;
@@ -306,16 +411,29 @@ void launch(const Int8Gemm& g) {
 
   const CUtensorMap map_a = kmajor_map(g.a, g.m, g.k, T::BM, "a (activations)");
   const CUtensorMap map_b = kmajor_map(g.b, g.n, g.k, T::kBoxRowsB, "b (weights)");
+  const CUtensorMap map_out = TS ? output_map(g, E) : map_a;  // (unused without TS)
   const bool vec = int8_pair_stores_ok(g, E);
-  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, g, sc, vec));
+  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, map_out, g, sc, vec));
 }
 
-template <int BN, int MR, int CM, int PIPES>
+template <int BN, int MR, int CM, int PIPES, bool TS, Int8Epilogue E>
+void launch(const Int8Gemm& g) {
+  if constexpr (!TS)
+    launch_kernel<BN, MR, CM, PIPES, 0, E>(g);
+  else if constexpr (E == Int8Epilogue::StoreS32)
+    launch_kernel<BN, MR, CM, PIPES, 4, E>(g);
+  else if (g.out_bf16)
+    launch_kernel<BN, MR, CM, PIPES, 2, E>(g);
+  else
+    launch_kernel<BN, MR, CM, PIPES, 4, E>(g);
+}
+
+template <int BN, int MR, int CM, int PIPES, bool TS = false>
 void launch_epilogue(const Int8Gemm& g, Int8Epilogue e) {
   switch (e) {
-    case Int8Epilogue::StoreS32: launch<BN, MR, CM, PIPES, Int8Epilogue::StoreS32>(g); break;
-    case Int8Epilogue::Dynamic: launch<BN, MR, CM, PIPES, Int8Epilogue::Dynamic>(g); break;
-    case Int8Epilogue::Static: launch<BN, MR, CM, PIPES, Int8Epilogue::Static>(g); break;
+    case Int8Epilogue::StoreS32: launch<BN, MR, CM, PIPES, TS, Int8Epilogue::StoreS32>(g); break;
+    case Int8Epilogue::Dynamic: launch<BN, MR, CM, PIPES, TS, Int8Epilogue::Dynamic>(g); break;
+    case Int8Epilogue::Static: launch<BN, MR, CM, PIPES, TS, Int8Epilogue::Static>(g); break;
   }
 }
 
@@ -325,5 +443,6 @@ void launch_128x224_mc2(const Int8Gemm& g, Int8Epilogue e);
 void launch_256x128(const Int8Gemm& g, Int8Epilogue e);
 void launch_256x128_mc2(const Int8Gemm& g, Int8Epilogue e);
 void launch_2x128x128_pingpong(const Int8Gemm& g, Int8Epilogue e);
+void launch_256x128_tma_store(const Int8Gemm& g, Int8Epilogue e);
 
 }  // namespace qdit::ops::cuda::sm90_gemm

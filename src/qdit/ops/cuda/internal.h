@@ -47,7 +47,7 @@ struct Int8Gemm {
 };
 
 // The int8 GEMM kernels. Which one runs is a fixed rule on the operands (int8_gemm_path), never a fallback
-// after a failure:
+// after a failure: Sm90Tile256x128TmaStore for a bf16 output it accepts, else Sm90Tile256x128, else Simple.
 //   Sm90*   Hopper kernels (wgmma + TMA, warp-specialised, persistent): K % 16 == 0, K > 0, a and b 16-byte
 //           aligned (the TMA's global-stride and address rules; K tails inside the last 128-byte k-block are
 //           zero-filled by the copy engine, which adds nothing to the exact sums);
@@ -61,11 +61,14 @@ enum class Int8Kernel {
   Sm90Tile256x128,   // wgmma m64n128k32 x 2 per consumer warpgroup (128 rows each), 4 stages: the default
   Sm90Tile256x128Multicast,
   Sm90PingPong2x128x128,  // two independent 128x128 pipelines per CTA: one warpgroup stores, the other multiplies
+  Sm90Tile256x128TmaStore,  // Sm90Tile256x128 whose epilogue stores through shared memory with the copy engine,
+                            // overlapping the next tile's MMAs; also needs (N * output element bytes) % 16 == 0
+                            // and a 16-byte aligned output
   Simple,
 };
 // (The multicast and ping-pong forms measured 15-50 % slower than Sm90Tile256x128 on an H200, bench/RESULTS.md
 // session 4; they stay selectable for the benchmark's same-run comparison and are tested like the rest.)
-constexpr int kInt8KernelCount = 8;
+constexpr int kInt8KernelCount = 9;
 const char* int8_kernel_name(Int8Kernel k);
 // The kernel int8_gemm runs for these operands.
 Int8Kernel int8_gemm_path(const Int8Gemm& g);
