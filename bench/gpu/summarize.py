@@ -27,7 +27,8 @@ def main():
     shapes = [(32760, 5120, 5120), (32760, 13824, 5120), (32760, 5120, 13824), (32760, 1536, 1536)]
     tgemm = {(g["t"], g["n"], g["k"]): g for g in (torch_ref or {}).get("gemm", [])}
     kernels = {0: "mma 1 block/SM", 1: "mma 2 blocks/SM", 2: "sm90 128x224", 3: "sm90 128x224 multicast-2",
-               4: "sm90 256x128", 5: "sm90 256x128 multicast-2", 6: "sm90 2x128x128 ping-pong"}
+               4: "sm90 256x128", 5: "sm90 256x128 multicast-2", 6: "sm90 2x128x128 ping-pong",
+               7: "sm90 256x128 TMA store"}
     rows.append(("what", "ms", "TOP/s", "vs qdit bf16 cuBLASLt", "vs torch bf16"))
     checks = []
     for t, n, k in shapes:
@@ -40,7 +41,7 @@ def main():
         entries = [(f"W8A8_DYNAMIC linear (quant + {lin_kernel} + epilogue, f32 out)", "BM_W8A8DynamicLinear/" + key),
                    (f"W8A8_DYNAMIC linear from bf16 activations (quant + {lin_kernel} + epilogue, f32 out)",
                     "BM_W8A8DynamicLinearBf16In/" + key)]
-        for kid in (4, 6):
+        for kid in (4, 6, 7):
             entries.append((f"quant + int8 GEMM {kernels[kid]} + epilogue (= the linear with that kernel)",
                             f"BM_W8A8DynamicQuantGemm/{key}/{kid}"))
         for kid, kname in kernels.items():
@@ -71,10 +72,11 @@ def main():
                 checks.append(f"issue 5, {t}x{n}x{k}: W8A8_DYNAMIC linear from {src} activations {ratio:.2f}x the bf16"
                               f" cuBLASLt GEMM{vs_torch}: {'MET' if ratio >= 1.6 else 'not met'} (target 1.6x)")
     for kq in (5120, 13824):
-        q = ms(f"BM_QuantizePerToken/32760/{kq}")
-        if q:
-            gbs = 32760 * kq * 5 / q / 1e6
-            rows.append((f"per-token quantization 32760x{kq} fp32->int8", f"{q:.3f}", f"{gbs:.0f} GB/s", "-", "-"))
+        for src, arg, in_bytes in (("fp32", 0, 4), ("bf16", 1, 2)):
+            q = ms(f"BM_QuantizePerToken/32760/{kq}/{arg}")
+            if q:
+                gbs = 32760 * kq * (in_bytes + 1) / q / 1e6
+                rows.append((f"per-token quantization 32760x{kq} {src}->int8", f"{q:.3f}", f"{gbs:.0f} GB/s", "-", "-"))
     flop_a = 4.0 * 32760 * 32760 * 128 * 40
     sd = (torch_ref or {}).get("sdpa") or {}
     fl = (torch_ref or {}).get("sdpa_flash") or {}
@@ -92,6 +94,12 @@ def main():
                          "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
             if arg == 0 and ck:
                 checks.append(f"int8 q.k^T attention {ck / a:.2f}x qdit's cuDNN SDPA call ({a:.2f} vs {ck:.2f} ms)")
+    for heads in (40, 12):
+        for arg, what in ((0, "cuDNN SDPA via ops::attention"), (1, "int8 q.k^T")):
+            a = ms(f"BM_CrossAttention/32760/512/{heads}/{arg}")
+            if a:
+                rows.append((f"qdit cross-attention L=32760 x 512 text keys, {heads}x128, {what}", f"{a:.3f}",
+                             f"{4.0 * 32760 * 512 * 128 * heads / a / 1e9:.0f}", "-", "-"))
     if "ms" in sd:
         rows.append(("torch SDPA cuDNN L=32760 40x128", f"{sd['ms']:.2f}", f"{sd['tflops']:.0f}", "-", "1.00x"))
     elif sd:

@@ -191,64 +191,64 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
   }
 }
 
-// Per-token quantization multiplies by the reciprocal of the scale and divides only near rounding ties
-// (quantize.cu); values placed on and one or two ulps around x / s = j + 0.5 check that the int8 results still
-// equal those of the exact division, for both activation ranges (int8 and int4) and K with and without the
-// vectorised kernel.
+// Per-token quantization multiplies by the reciprocal of the scale and decides values near rounding ties from an
+// exact fma residual (quantize.cuh); values placed on and a few ulps around x / s = j + 0.5 check that the int8
+// results still equal those of the exact division, for both activation ranges (int8 and int4), K with and
+// without the vectorised kernel, and f32 or bf16 activations (on the bf16 grid such values are common).
 TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
   QDIT_REQUIRE_GPU();
   for (bool bf16 : {false, true})
-  for (int qmax : {127, 7})
-    for (int64_t k : {int64_t(5120), int64_t(998)}) {
-      SCOPED_TRACE(std::string(bf16 ? "bf16" : "f32") + " qmax " + std::to_string(qmax) + " K " + std::to_string(k));
-      GpuScratch scratch;
-      const int64_t t = 64;
-      Rng rng(1200 + qmax + k);
-      Tensor x = Tensor::empty({t, k}, DType::F32);
-      for (int64_t r = 0; r < t; ++r) {
-        float* row = x.data<float>() + r * k;
-        const float absmax = static_cast<float>(rng.uniform(0.5, 8.0));
-        const float s = std::max(absmax / static_cast<float>(qmax), FLT_EPSILON);  // the scale the row will get
-        row[0] = (r % 2) ? -absmax : absmax;
-        for (int64_t i = 1; i < k; ++i) {
-          const int64_t j = rng.integer(-qmax, qmax - 1);
-          float v = (static_cast<float>(j) + 0.5f) * s;
-          const int step = static_cast<int>(rng.integer(-2, 2));  // on the tie or a few ulps either side
-          for (int u = 0; u < std::abs(step); ++u) v = std::nextafter(v, step > 0 ? INFINITY : -INFINITY);
-          row[i] = std::fabs(v) <= absmax ? v : row[0] * 0.5f;
+    for (int qmax : {127, 7})
+      for (int64_t k : {int64_t(5120), int64_t(998)}) {
+        SCOPED_TRACE(std::string(bf16 ? "bf16" : "f32") + " qmax " + std::to_string(qmax) + " K " + std::to_string(k));
+        GpuScratch scratch;
+        const int64_t t = 64;
+        Rng rng(1200 + qmax + k);
+        Tensor x = Tensor::empty({t, k}, DType::F32);
+        for (int64_t r = 0; r < t; ++r) {
+          float* row = x.data<float>() + r * k;
+          const float absmax = static_cast<float>(rng.uniform(0.5, 8.0));
+          const float s = std::max(absmax / static_cast<float>(qmax), FLT_EPSILON);  // the scale the row will get
+          row[0] = (r % 2) ? -absmax : absmax;
+          for (int64_t i = 1; i < k; ++i) {
+            const int64_t j = rng.integer(-qmax, qmax - 1);
+            float v = (static_cast<float>(j) + 0.5f) * s;
+            const int step = static_cast<int>(rng.integer(-2, 2));  // on the tie or a few ulps either side
+            for (int u = 0; u < std::abs(step); ++u) v = std::nextafter(v, step > 0 ? INFINITY : -INFINITY);
+            row[i] = std::fabs(v) <= absmax ? v : row[0] * 0.5f;
+          }
+          // bf16 activations: the same draws on the bf16 grid (ties are far more common there: a bf16 value divided
+          // by a scale lands on a half often)
+          if (bf16)
+            for (int64_t i = 0; i < k; ++i) row[i] = round_to_bf16(row[i]);
         }
-        // bf16 activations: the same draws on the bf16 grid (ties are far more common there: a bf16 value divided
-        // by a scale lands on a half often)
-        if (bf16)
-          for (int64_t i = 0; i < k; ++i) row[i] = round_to_bf16(row[i]);
-      }
-      std::vector<int8_t> want(static_cast<size_t>(t * k));
-      std::vector<float> want_s(static_cast<size_t>(t));
-      for (int64_t r = 0; r < t; ++r) {
-        const float* row = x.data<float>() + r * k;
-        float m = 0.0f;
-        for (int64_t i = 0; i < k; ++i) m = std::max(m, std::fabs(row[i]));
-        const float s = std::max(m / static_cast<float>(qmax), FLT_EPSILON);
-        want_s[r] = s;
-        for (int64_t i = 0; i < k; ++i) {
-          const float q = std::nearbyint(row[i] / s);
-          want[r * k + i] = static_cast<int8_t>(std::min<float>(std::max<float>(q, -qmax - 1), qmax));
+        std::vector<int8_t> want(static_cast<size_t>(t * k));
+        std::vector<float> want_s(static_cast<size_t>(t));
+        for (int64_t r = 0; r < t; ++r) {
+          const float* row = x.data<float>() + r * k;
+          float m = 0.0f;
+          for (int64_t i = 0; i < k; ++i) m = std::max(m, std::fabs(row[i]));
+          const float s = std::max(m / static_cast<float>(qmax), FLT_EPSILON);
+          want_s[r] = s;
+          for (int64_t i = 0; i < k; ++i) {
+            const float q = std::nearbyint(row[i] / s);
+            want[r * k + i] = static_cast<int8_t>(std::min<float>(std::max<float>(q, -qmax - 1), qmax));
+          }
         }
+        Tensor xq = poisoned_gpu({t, k}, DType::I8), sd = poisoned_gpu({t}, DType::F32);
+        Tensor xd = to_gpu(x);
+        if (bf16) {
+          Tensor xb = ops::empty({t, k}, DType::BF16, Device::CUDA);
+          cu::convert(xd, xb);  // exact: the values are on the bf16 grid
+          xd = xb;
+        }
+        cu::quantize_per_token(xd, -qmax - 1, qmax, xq, sd);
+        Tensor got = to_cpu(xq), got_s = to_cpu(sd);
+        EXPECT_EQ(0, std::memcmp(got_s.raw(), want_s.data(), want_s.size() * 4)) << "per-token scales differ";
+        int64_t mismatches = 0;
+        for (int64_t i = 0; i < t * k; ++i) mismatches += got.data<int8_t>()[i] != want[i];
+        EXPECT_EQ(mismatches, 0);
       }
-      Tensor xq = poisoned_gpu({t, k}, DType::I8), sd = poisoned_gpu({t}, DType::F32);
-      Tensor xd = to_gpu(x);
-      if (bf16) {
-        Tensor xb = ops::empty({t, k}, DType::BF16, Device::CUDA);
-        cu::convert(xd, xb);  // exact: the values are on the bf16 grid
-        xd = xb;
-      }
-      cu::quantize_per_token(xd, -qmax - 1, qmax, xq, sd);
-      Tensor got = to_cpu(xq), got_s = to_cpu(sd);
-      EXPECT_EQ(0, std::memcmp(got_s.raw(), want_s.data(), want_s.size() * 4)) << "per-token scales differ";
-      int64_t mismatches = 0;
-      for (int64_t i = 0; i < t * k; ++i) mismatches += got.data<int8_t>()[i] != want[i];
-      EXPECT_EQ(mismatches, 0);
-    }
 }
 
 // The documented rule: the Hopper kernel whenever K % 16 == 0 (K > 0) and both operands are 16-byte aligned,

@@ -1,5 +1,6 @@
-// Activation quantization for the int8 GEMMs (modelslim-format.md §3.1, §3.3): exact fp32 division and
-// round-half-to-even, so the GPU produces the same int8 values as the CPU reference, bit for bit.
+// Activation quantization for the int8 GEMMs (modelslim-format.md §3.1, §3.3): the values of an exact fp32
+// division rounded half to even (computed by reciprocal with an exact decision near halves, quantize.cuh), so the
+// GPU produces the same int8 values as the CPU reference, bit for bit.
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
