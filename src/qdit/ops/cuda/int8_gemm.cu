@@ -206,8 +206,8 @@ bool int8_kernel_accepts(Int8Kernel kernel, const Int8Gemm& g) {
 }
 
 Int8Kernel int8_gemm_path(const Int8Gemm& g) {
-  // bf16 output: the same tiles with the TMA-store epilogue, 9-10 % faster at the Wan shapes (bench/RESULTS.md,
-  // session 8; with f32 output it is slower, so f32 keeps the register stores).
+  // bf16 output: the same tiles with the TMA-store epilogue, 2.5-10 % faster at K = 5120 in three calls
+  // (bench/RESULTS.md, session 8; with f32 output slower in two of three, so f32 keeps the register stores).
   if (g.out_bf16 && int8_kernel_accepts(Int8Kernel::Sm90Tile256x128TmaStore, g)) return Int8Kernel::Sm90Tile256x128TmaStore;
   return int8_kernel_accepts(kDefaultInt8Kernel, g) ? kDefaultInt8Kernel : Int8Kernel::Simple;
 }

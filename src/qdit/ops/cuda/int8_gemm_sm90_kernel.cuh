@@ -21,11 +21,11 @@
 //  - optionally (TS, "TMA store", PIPES = 1 and CM = 1 only) the epilogue writes its results into two 8 KB
 //    shared-memory buffers per warpgroup and the copy engine stores them (cp.async.bulk.tensor): the warpgroup
 //    goes back to its MMAs as soon as the last buffer is written, and the stores drain under the next tile's
-//    MMAs. Measured on an H200 (bench/RESULTS.md, session 8): with bf16 output 9-10 % faster than the register
-//    stores (whose bf16 form issues twice the store instructions per byte), with f32 output 3-8 % slower (a
-//    warpgroup then waits on 8 boxes per tile; 4 buffers per warpgroup, which cost a pipeline stage, were slower
-//    still). Needs the output's row stride to be a multiple of 16 bytes (a tensor-map rule); the tensor map clips
-//    the tile at the M and N edges.
+//    MMAs. Measured on H200s in three calls (bench/RESULTS.md, session 8): with bf16 output faster than the
+//    register stores at K = 5120 in all three (2.5-10 %; their bf16 form issues twice the store instructions per
+//    byte), with f32 output slower in two of three (a warpgroup then waits on 8 boxes per tile; 4 buffers per
+//    warpgroup, which cost a pipeline stage, were slower still). Needs the output's row stride to be a multiple of
+//    16 bytes (a tensor-map rule); the tensor map clips the tile at the M and N edges.
 // Tiles: BM = (2 / PIPES) consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
 // integer wgmma stops at N = 224). K tails and M/N edges are zero-filled by the copy engine (zeros add nothing
 // to the exact sums); the epilogue stores only rows < M and columns < N.
@@ -97,7 +97,6 @@ struct Schedule {
     nb = local / rows;
   }
 };
-
 
 // The TMA-store epilogue of one consumer warpgroup's part of a tile (rows row0 .. row0 + 64 * MR, columns col0 ..
 // col0 + BN): per box of 64 rows x 128 bytes, the dequantized values are written into one of the warpgroup's two
