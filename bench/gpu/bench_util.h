@@ -7,6 +7,7 @@
 
 #include "gpu/fill.h"
 #include "qdit/ops/cuda/check.cuh"
+#include "qdit/ops/cuda/internal.h"
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/ops.h"
 
@@ -17,6 +18,15 @@ inline Tensor dev(const Shape& s, DType d) { return ops::empty(s, d, Device::CUD
 inline Tensor rand_f32(const Shape& s, float lo, float hi, uint64_t seed) {
   Tensor t = dev(s, DType::F32);
   fill_uniform_f32(t.data<float>(), t.numel(), lo, hi, seed);
+  return t;
+}
+
+// The same uniform draws in F32 or BF16 (the F32 values rounded to nearest even on the device).
+inline Tensor rand_uniform(const Shape& s, DType d, float lo, float hi, uint64_t seed) {
+  Tensor f = rand_f32(s, lo, hi, seed);
+  if (d == DType::F32) return f;
+  Tensor t = dev(s, d);
+  ops::cuda::convert(f, t);
   return t;
 }
 

@@ -70,12 +70,7 @@ void w8a8_dynamic_linear(benchmark::State& state, DType x_dtype) {
   w.weight = rand_i8({n, k}, 1);
   w.weight_scale = rand_f32({n}, 1e-4f, 1e-3f, 2);
   w.bias = rand_f32({n}, -1.0f, 1.0f, 3);
-  Tensor x32 = rand_f32({t, k}, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32);
-  Tensor x = x32;
-  if (x_dtype == DType::BF16) {
-    x = dev({t, k}, DType::BF16);
-    cu::convert(x32, x);
-  }
+  Tensor x = rand_uniform({t, k}, x_dtype, -3.0f, 3.0f, 4), y = dev({t, n}, DType::F32);
   const double x_bytes = x_dtype == DType::BF16 ? 2.0 : 4.0;
   timed(state, [&] { ops::linear(x, w, y, ops::Precision::BF16); }, 2.0 * t * n * k,
         double(t) * k * x_bytes + double(n) * k + double(t) * n * 4);
@@ -129,22 +124,16 @@ void BM_QuantizePerToken(benchmark::State& state) {
   int64_t t = state.range(0), k = state.range(1);
   const bool bf16 = state.range(2) != 0;
   cu::ArenaScope scope;
-  Tensor x = rand_f32({t, k}, -3.0f, 3.0f, 10), xq = dev({t, k}, DType::I8), s = dev({t}, DType::F32);
-  if (bf16) {
-    Tensor xb = dev({t, k}, DType::BF16);
-    cu::convert(x, xb);
-    x = xb;
-  }
+  Tensor x = rand_uniform({t, k}, bf16 ? DType::BF16 : DType::F32, -3.0f, 3.0f, 10), xq = dev({t, k}, DType::I8),
+         s = dev({t}, DType::F32);
   timed(state, [&] { cu::quantize_per_token(x, -128, 127, xq, s); }, 0, double(t) * k * (bf16 ? 3 : 5));
 }
 
 void BM_Bf16GemmCublasLt(benchmark::State& state) {
   int64_t t = state.range(0), n = state.range(1), k = state.range(2);
   cu::ArenaScope scope;
-  Tensor x32 = rand_f32({t, k}, -3.0f, 3.0f, 11), w32 = rand_f32({n, k}, -0.05f, 0.05f, 12);
-  Tensor x = dev({t, k}, DType::BF16), w = dev({n, k}, DType::BF16), y = dev({t, n}, DType::F32);
-  cu::convert(x32, x);
-  cu::convert(w32, w);
+  Tensor x = rand_uniform({t, k}, DType::BF16, -3.0f, 3.0f, 11), w = rand_uniform({n, k}, DType::BF16, -0.05f, 0.05f, 12),
+         y = dev({t, n}, DType::F32);
   timed(state, [&] { cu::gemm_lt(x, w, Tensor(), y); }, 2.0 * t * n * k,
         double(t) * k * 2 + double(n) * k * 2 + double(t) * n * 4);
 }
@@ -174,12 +163,8 @@ struct Bf16Attention {
   Tensor q, k, v, out;
 };
 Bf16Attention bf16_attention_operands(int64_t l, int64_t width) {
-  Bf16Attention t{dev({l, width}, DType::BF16), dev({l, width}, DType::BF16), dev({l, width}, DType::BF16),
-                  dev({l, width}, DType::BF16)};
-  cu::convert(rand_f32({l, width}, -2.0f, 2.0f, 13), t.q);
-  cu::convert(rand_f32({l, width}, -2.0f, 2.0f, 14), t.k);
-  cu::convert(rand_f32({l, width}, -1.0f, 1.0f, 15), t.v);
-  return t;
+  return {rand_uniform({l, width}, DType::BF16, -2.0f, 2.0f, 13), rand_uniform({l, width}, DType::BF16, -2.0f, 2.0f, 14),
+          rand_uniform({l, width}, DType::BF16, -1.0f, 1.0f, 15), dev({l, width}, DType::BF16)};
 }
 
 // cuDNN's SDPA alone on bf16 [L, heads*hd] buffers with bf16 output: what ops::attention costs minus its dtype
@@ -225,11 +210,9 @@ void BM_AttentionInt8Qk(benchmark::State& state) {
 void BM_CrossAttention(benchmark::State& state) {
   const int64_t lq = state.range(0), lk = state.range(1), heads = state.range(2), int8 = state.range(3), hd = 128;
   cu::ArenaScope scope;
-  Tensor q = dev({lq, heads * hd}, DType::BF16), k = dev({lk, heads * hd}, DType::BF16),
-         v = dev({lk, heads * hd}, DType::BF16), o = dev({lq, heads * hd}, DType::BF16);
-  cu::convert(rand_f32({lq, heads * hd}, -2.0f, 2.0f, 13), q);
-  cu::convert(rand_f32({lk, heads * hd}, -2.0f, 2.0f, 14), k);
-  cu::convert(rand_f32({lk, heads * hd}, -1.0f, 1.0f, 15), v);
+  Tensor q = rand_uniform({lq, heads * hd}, DType::BF16, -2.0f, 2.0f, 13),
+         k = rand_uniform({lk, heads * hd}, DType::BF16, -2.0f, 2.0f, 14),
+         v = rand_uniform({lk, heads * hd}, DType::BF16, -1.0f, 1.0f, 15), o = dev({lq, heads * hd}, DType::BF16);
   const float scale = 1.0f / std::sqrt(float(hd));
   timed(state, [&] {
     if (int8)

@@ -20,12 +20,9 @@ CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, c
                              std::string("int8_gemm (sm90) operand ") + which + " (K % 16 == 0 needed)");
 }
 
-CUtensorMap output_map(const Int8Gemm& g, Int8Epilogue e) {
-  const bool bf16 = e != Int8Epilogue::StoreS32 && g.out_bf16;
-  const int elem = bf16 ? 2 : 4;
-  const CUtensorMapDataType type = bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
-                                   : (e == Int8Epilogue::StoreS32 ? CU_TENSOR_MAP_DATA_TYPE_INT32
-                                                                  : CU_TENSOR_MAP_DATA_TYPE_FLOAT32);
+CUtensorMap output_map(const Int8Gemm& g, int elem) {
+  // A store copies bytes: only the element size matters, not whether they are float, bf16 or int32.
+  const CUtensorMapDataType type = elem == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT32;
   return tensor_map_2d_sw128(g.out, type, elem, g.n, g.m, g.n * elem, 128 / elem, kStoreBoxRows,
                              "int8_gemm (sm90, TMA store) output (N * element bytes % 16 == 0 needed)");
 }

@@ -360,9 +360,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 // A row-major [rows, k] int8 matrix read in boxes of `box_rows` rows x 128 bytes, 128-byte swizzled,
 // out-of-range elements read as zeros (int8_gemm_sm90.cu).
 CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, const char* which);
-// The [M, N] output written in the TMA-store epilogue's boxes (64 rows x 128 bytes, 128-byte swizzled); needs
-// (N * element bytes) % 16 == 0 and a 16-byte aligned base (int8_gemm_sm90.cu).
-CUtensorMap output_map(const Int8Gemm& g, Int8Epilogue e);
+// The [M, N] output of `elem`-byte elements written in the TMA-store epilogue's boxes (64 rows x 128 bytes,
+// 128-byte swizzled); needs (N * elem) % 16 == 0 and a 16-byte aligned base (int8_gemm_sm90.cu).
+CUtensorMap output_map(const Int8Gemm& g, int elem);
 
 template <int BN, int MR, int CM, int PIPES, int TS_ELEM, Int8Epilogue E>
 void launch_kernel(const Int8Gemm& g) {
@@ -410,7 +410,7 @@ void launch_kernel(const Int8Gemm& g) {
 
   const CUtensorMap map_a = kmajor_map(g.a, g.m, g.k, T::BM, "a (activations)");
   const CUtensorMap map_b = kmajor_map(g.b, g.n, g.k, T::kBoxRowsB, "b (weights)");
-  const CUtensorMap map_out = TS ? output_map(g, E) : map_a;  // (unused without TS)
+  const CUtensorMap map_out = TS ? output_map(g, TS_ELEM) : map_a;  // (unused without TS)
   const bool vec = int8_pair_stores_ok(g, E);
   QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, map_out, g, sc, vec));
 }
