@@ -70,6 +70,21 @@ Matrix int8_per_block(const Matrix& m, int64_t d, int64_t rows) {
   return r;
 }
 
+// Every element through e4m3 with one scale per column (channel): amax -> 448.
+Matrix fp8_per_channel(const Matrix& m, int64_t d) {
+  const int64_t n = static_cast<int64_t>(m.size()) / d;
+  Matrix r(m.size());
+  for (int64_t j = 0; j < d; ++j) {
+    double a = 0;
+    for (int64_t i = 0; i < n; ++i) a = std::max(a, std::fabs(m[i * d + j]));
+    const double s = a / 448.0;
+    for (int64_t i = 0; i < n; ++i) r[i * d + j] = s > 0 ? round_e4m3(m[i * d + j] / s) * s : 0.0;
+  }
+  return r;
+}
+
+double round_f16(double x) { return qdit::f16_to_f32(qdit::f32_to_f16(static_cast<float>(x))); }
+
 Matrix minus_column_mean(const Matrix& m, int64_t d) {
   const int64_t n = static_cast<int64_t>(m.size()) / d;
   std::vector<double> mean(static_cast<size_t>(d), 0.0);
@@ -92,6 +107,7 @@ struct Candidate {
   const char* name;
   Matrix q, k, v;
   double (*round_p)(double);
+  bool sum_rounded_p = false;  // the row sum over the rounded P (a kernel that sums P on the tensor cores)
 };
 
 double identity(double x) { return x; }
@@ -113,8 +129,8 @@ std::vector<double> attend(const Candidate& c, int64_t qi, int64_t L, int64_t d)
   double z = 0;
   for (int64_t j = 0; j < L; ++j) {
     const double p = std::exp(s[j] - mx);
-    z += p;
     const double pr = c.round_p(p);
+    z += c.sum_rounded_p ? pr : p;
     for (int64_t x = 0; x < d; ++x) out[x] += pr * c.v[j * d + x];
   }
   for (double& o : out) o /= z;
@@ -212,6 +228,8 @@ int main(int argc, char** argv) {
         {"fp8-smooth", fp8_per_tensor(q), fp8_per_tensor(ks), fp8_per_tensor(v), p_e4m3},
         {"int8-qk", int8_per_block(q, d, 64), int8_per_block(ks, d, 128), map(v, round_bf16), round_bf16},
         {"int8-qk-tok", int8_per_block(q, d, 1), int8_per_block(ks, d, 1), map(v, round_bf16), round_bf16},
+        {"int8-qk-f16pv", int8_per_block(q, d, 1), int8_per_block(ks, d, 1), map(v, round_f16), round_f16, true},
+        {"int8-qk-fp8pv", int8_per_block(q, d, 1), int8_per_block(ks, d, 1), fp8_per_channel(v, d), p_e4m3, true},
     };
     std::vector<double> num(candidates.size(), 0.0);
     double den = 0;

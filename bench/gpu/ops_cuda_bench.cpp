@@ -184,24 +184,26 @@ void BM_AttentionCudnnKernelBf16(benchmark::State& state) {
 
 // The int8-QK attention (attention_int8.h) on bf16 q/k/v with bf16 output, as the lean forward feeds it.
 // Argument 2: 0 = the whole op (the operand preparation: k's mean, q/k quantization, v's scales and transpose,
-// inside the timed region), 1 = the kernel alone on prepared operands. FLOPs counted as bf16 attention's
-// (4 L^2 hd per head), so the rate compares directly with cuDNN's above.
+// inside the timed region), 1 = the kernel alone on prepared operands. Argument 3: P.V in 0 = fp16, 1 = e4m3.
+// FLOPs counted as bf16 attention's (4 L^2 hd per head), so the rate compares directly with cuDNN's above.
 void BM_AttentionInt8Qk(benchmark::State& state) {
   int64_t l = state.range(0), heads = state.range(1), kernel_only = state.range(2), hd = 128;
+  const cu::PvFormat pv = state.range(3) ? cu::PvFormat::E4M3 : cu::PvFormat::F16;
   cu::ArenaScope scope;
   const Bf16Attention t = bf16_attention_operands(l, heads * hd);
   const Tensor &qb = t.q, &kb = t.k, &vb = t.v;
   Tensor ob = t.out;
   const float scale = 1.0f / std::sqrt(float(hd));
   if (kernel_only) {
-    const cu::Int8QkOperands ops = cu::prepare_int8_qk_operands(qb, kb, vb, heads);
+    const cu::Int8QkOperands ops = cu::prepare_int8_qk_operands(qb, kb, vb, heads, pv);
     timed(state, [&] { cu::attention_int8_qk_sm90(ops, scale, ob); }, 4.0 * l * l * hd * heads,
           double(l) * heads * hd * 5);
   } else {
-    timed(state, [&] { cu::attention_int8_qk(qb, kb, vb, heads, scale, ob); }, 4.0 * l * l * hd * heads,
+    timed(state, [&] { cu::attention_int8_qk(qb, kb, vb, heads, scale, ob, pv); }, 4.0 * l * l * hd * heads,
           double(l) * heads * hd * 2 * 4);
   }
-  state.SetLabel(std::string(cu::device_info().name) + (kernel_only ? ", kernel only" : ", with preparation"));
+  state.SetLabel(std::string(cu::device_info().name) + (kernel_only ? ", kernel only" : ", with preparation") +
+                 ", P.V " + cu::pv_format_name(pv));
 }
 
 // Wan's cross-attention (L queries, the 512 text tokens as keys) on bf16 tensors with bf16 output, as the lean
@@ -260,7 +262,7 @@ BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchm
 BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120, 0})->Args({32760, 13824, 0})->Args({32760, 5120, 1})->Args({32760, 13824, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 0})->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_AttentionCudnnKernelBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
-BENCHMARK(BM_AttentionInt8Qk)->Args({32760, 40, 0})->Args({32760, 40, 1})->Args({32760, 12, 0})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(BM_AttentionInt8Qk)->Args({32760, 40, 0, 0})->Args({32760, 40, 1, 0})->Args({32760, 40, 0, 1})->Args({32760, 40, 1, 1})->Args({32760, 12, 0, 0})->Args({32760, 12, 0, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_CrossAttention)->Args({32760, 512, 40, 0})->Args({32760, 512, 40, 1})->Args({32760, 512, 12, 0})->Args({32760, 512, 12, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_CopyD2D)->Args({int64_t(1) << 30})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 

@@ -87,13 +87,15 @@ def main():
             rows.append((f"qdit attention bf16 L=32760 40x128, {name}", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
                          "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
     ck = ms("BM_AttentionCudnnKernelBf16/32760/40/128")
-    for arg, what in ((0, "with preparation"), (1, "kernel only")):
-        a = ms(f"BM_AttentionInt8Qk/32760/40/{arg}")
-        if a:
-            rows.append((f"qdit attention int8 q.k^T L=32760 40x128, {what}", f"{a:.2f}", f"{flop_a / a / 1e9:.0f}",
-                         "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
-            if arg == 0 and ck:
-                checks.append(f"int8 q.k^T attention {ck / a:.2f}x qdit's cuDNN SDPA call ({a:.2f} vs {ck:.2f} ms)")
+    for pv, pv_name in ((0, "fp16 P.V"), (1, "e4m3 P.V")):
+        for arg, what in ((0, "with preparation"), (1, "kernel only")):
+            a = ms(f"BM_AttentionInt8Qk/32760/40/{arg}/{pv}")
+            if a:
+                rows.append((f"qdit attention int8 q.k^T, {pv_name}, L=32760 40x128, {what}", f"{a:.2f}",
+                             f"{flop_a / a / 1e9:.0f}", "-", f"{sd['ms'] / a:.2f}x of cuDNN" if "ms" in sd else "-"))
+                if arg == 0 and ck:
+                    checks.append(f"int8 q.k^T attention, {pv_name}: {ck / a:.2f}x qdit's cuDNN SDPA call "
+                                  f"({a:.2f} vs {ck:.2f} ms)")
     for heads in (40, 12):
         for arg, what in ((0, "cuDNN SDPA via ops::attention"), (1, "int8 q.k^T")):
             a = ms(f"BM_CrossAttention/32760/512/{heads}/{arg}")

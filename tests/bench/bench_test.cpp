@@ -53,6 +53,8 @@ TEST(Scenarios, KeysCarryTheCard) {
             ops::AttentionQk::Int8);
   EXPECT_EQ(resolve_scenario("wan14b_480p_w8a8dyn", "h200").scenario.options.self_attention_qk,
             ops::AttentionQk::AsPrecision);
+  EXPECT_EQ(resolve_scenario("wan1.3b_480p_w8a8dyn_qk8pv8_h200", "h200").scenario.options.self_attention_qk,
+            ops::AttentionQk::Int8E4m3Pv);
   EXPECT_EQ(error_kind_of([] { resolve_scenario("wan14b_480p_w8a8dyn_qk8_h100", "h200"); }), ErrorKind::Usage);
   for (const Scenario& s : scenarios()) {
     EXPECT_EQ(s.options.scheme, SchemeId::W8A8Dynamic) << s.id;

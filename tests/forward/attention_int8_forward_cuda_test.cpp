@@ -1,4 +1,4 @@
-// The forward with int8 q.k^T in self-attention (ForwardOptions::self_attention_qk = AttentionQk::Int8; the
+// The forward with int8 q.k^T in self-attention (ForwardOptions::self_attention_qk = AttentionQk::Int8, and Int8E4m3Pv with P.V in e4m3; the
 // kernel: ops/cuda/attention_int8.h) on a tiny model with Wan's head_dim 128, against the float64 reference:
 // the msModelSlim Wan recipe (W8A8_DYNAMIC blocks, ffn.down in float) stays within the 1e-2 budget of the CUDA
 // issue, the result differs from the bf16-attention forward (the option is really taken), and the option is
@@ -49,11 +49,15 @@ TEST(AttentionInt8ForwardCuda, WanRecipeWithInt8SelfAttentionWithinBudget) {
   const std::vector<double> ref = ref::reference_forward(m.quantized, m.inputs);
   const std::vector<double> bf16 = gpu_forward(m.quantized, m.inputs, ops::AttentionQk::AsPrecision);
   const std::vector<double> int8 = gpu_forward(m.quantized, m.inputs, ops::AttentionQk::Int8);
-  const double err_bf16 = ref::rel_l2(bf16, ref), err_int8 = ref::rel_l2(int8, ref);
-  std::printf("GPU head_dim 128, W8A8_DYNAMIC + float ffn.down vs float64: bf16 attention %.3g, int8 q.k^T %.3g\n",
-              err_bf16, err_int8);
+  const std::vector<double> e4m3 = gpu_forward(m.quantized, m.inputs, ops::AttentionQk::Int8E4m3Pv);
+  const double err_bf16 = ref::rel_l2(bf16, ref), err_int8 = ref::rel_l2(int8, ref), err_e4m3 = ref::rel_l2(e4m3, ref);
+  std::printf("GPU head_dim 128, W8A8_DYNAMIC + float ffn.down vs float64: bf16 attention %.3g, int8 q.k^T %.3g, "
+              "int8 q.k^T + e4m3 P.V %.3g\n",
+              err_bf16, err_int8, err_e4m3);
   EXPECT_LT(err_int8, 1e-2);
+  EXPECT_LT(err_e4m3, 1e-2);
   EXPECT_GT(ref::rel_l2(int8, bf16), 1e-6) << "the int8 kernel was not used";
+  EXPECT_GT(ref::rel_l2(e4m3, int8), 1e-6) << "the e4m3 P.V kernel was not used";
 }
 
 TEST(AttentionInt8ForwardCuda, RefusedWhereTheKernelDoesNotExist) {

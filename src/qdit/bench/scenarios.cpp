@@ -70,6 +70,12 @@ const std::vector<Scenario>& scenarios() {
       {"wan1.3b_480p_w8a8dyn_qk8",
        "the same 1.3B forward with int8 q.k^T in self-attention (ForwardOptions::self_attention_qk)",
        wan_480p_w8a8dyn("wan2.1-t2v-1.3b", 3, ops::AttentionQk::Int8)},
+      {"wan14b_480p_w8a8dyn_qk8pv8",
+       "the same 14B forward with int8 q.k^T and e4m3 P.V in self-attention (AttentionQk::Int8E4m3Pv)",
+       wan_480p_w8a8dyn("wan2.1-t2v-14b", 2, ops::AttentionQk::Int8E4m3Pv)},
+      {"wan1.3b_480p_w8a8dyn_qk8pv8",
+       "the same 1.3B forward with int8 q.k^T and e4m3 P.V in self-attention (AttentionQk::Int8E4m3Pv)",
+       wan_480p_w8a8dyn("wan2.1-t2v-1.3b", 3, ops::AttentionQk::Int8E4m3Pv)},
   };
   return list;
 }

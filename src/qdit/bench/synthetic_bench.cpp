@@ -216,7 +216,9 @@ void print_result(const BenchResult& r, FILE* out) {
   for (const auto& e : o.excludes) excl += (excl.empty() ? "" : ", ") + e;
   std::fprintf(out, "qdit bench: %s, %s%s%s%s, %s%s on %s%s%s\n", o.variant.c_str(), scheme_name(o.scheme),
                excl.empty() ? "" : " (float: ", excl.c_str(), excl.empty() ? "" : ")", precision_name(o.precision),
-               o.self_attention_qk == ops::AttentionQk::Int8 ? ", int8 q.k^T in self-attention" : "",
+               o.self_attention_qk == ops::AttentionQk::Int8         ? ", int8 q.k^T in self-attention"
+               : o.self_attention_qk == ops::AttentionQk::Int8E4m3Pv ? ", int8 q.k^T and e4m3 P.V in self-attention"
+                                                                      : "",
                r.device.name.c_str(), r.device.cuda_runtime.empty() ? "" : ", CUDA runtime ",
                r.device.cuda_runtime.c_str());
   std::fprintf(out, "  video %ldx%ldx%ld -> latent %ldx%ldx%ldx%ld = %ld tokens, %ld text tokens, %ld blocks\n",

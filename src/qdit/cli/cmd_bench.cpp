@@ -127,7 +127,8 @@ int cmd_bench(const Args& args) {
       app.add_option("--seed", o.seed, "random seed (default 1)"),
       app.add_flag("--no-ceilings", no_ceilings, "skip measuring the copy and bf16 GEMM ceilings"),
       app.add_option("--self-attention-qk", qk,
-                     "as-precision (default) or int8: int8 q.k^T in self-attention (CUDA, bf16, head_dim 128)"),
+                     "as-precision (default), int8 (int8 q.k^T in self-attention) or int8-e4m3pv (int8 q.k^T and "
+                     "e4m3 P.V); CUDA, bf16, head_dim 128"),
   };
   auto* f_check = app.add_option("--check", check, "with --scenario: baselines file to compare with");
   auto* f_update = app.add_flag("--update", update, "with --scenario --check: record this run as the baseline");
@@ -163,10 +164,14 @@ int cmd_bench(const Args& args) {
     bad_value("--precision", "bf16 or fp32", precision);
   if (qk == "int8")
     o.self_attention_qk = ops::AttentionQk::Int8;
+  else if (qk == "int8-e4m3pv")
+    o.self_attention_qk = ops::AttentionQk::Int8E4m3Pv;
   else if (qk != "as-precision")
-    bad_value("--self-attention-qk", "as-precision or int8", qk);
-  if (o.self_attention_qk == ops::AttentionQk::Int8 && (o.device != Device::CUDA || o.precision != ops::Precision::BF16))
-    fail_usage("--self-attention-qk int8 is a CUDA kernel for bf16 precision: give --device cuda --precision bf16");
+    bad_value("--self-attention-qk", "as-precision, int8 or int8-e4m3pv", qk);
+  if (o.self_attention_qk != ops::AttentionQk::AsPrecision &&
+      (o.device != Device::CUDA || o.precision != ops::Precision::BF16))
+    fail_usage(std::string("--self-attention-qk ") + qk +
+               " is a CUDA kernel for bf16 precision: give --device cuda --precision bf16");
   o.ceilings = !no_ceilings && o.device == Device::CUDA;
   if (o.device == Device::CUDA && !bench::cuda_available())
     fail_usage("--device cuda: no CUDA device is available (or qdit was built without the CUDA backend)");

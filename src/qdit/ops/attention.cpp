@@ -21,7 +21,14 @@ DType attention_io_dtype(Device device, Precision p, int64_t head_dim) {
 #endif
 }
 
-const char* attention_qk_name(AttentionQk qk) { return qk == AttentionQk::Int8 ? "int8" : "as-precision"; }
+const char* attention_qk_name(AttentionQk qk) {
+  switch (qk) {
+    case AttentionQk::AsPrecision: return "as-precision";
+    case AttentionQk::Int8: return "int8";
+    case AttentionQk::Int8E4m3Pv: return "int8-e4m3pv";
+  }
+  return "?";
+}
 
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk) {
@@ -45,9 +52,10 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
   if (lk < 1) fail_internal("attention: no keys", expected_found("at least one key", "0"));
   if (out.raw() == q.raw() || out.raw() == k.raw() || out.raw() == v.raw())
     fail_internal("attention: out must not alias q, k or v", expected_found("distinct buffers"));
-  if (qk == AttentionQk::Int8) {
+  if (qk != AttentionQk::AsPrecision) {
     if (device != Device::CUDA || p != Precision::BF16 || width / heads != 128)
-      fail_usage("attention: int8 q.k^T is a CUDA kernel for BF16 precision and head_dim 128",
+      fail_usage(std::string("attention: ") + attention_qk_name(qk) +
+                     " (int8 q.k^T) is a CUDA kernel for BF16 precision and head_dim 128",
                  expected_found("CUDA, BF16, head_dim 128",
                                 std::string(device == Device::CUDA ? "CUDA" : "CPU") + ", " +
                                     (p == Precision::BF16 ? "BF16" : "FP32") + ", head_dim " +

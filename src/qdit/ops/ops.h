@@ -159,8 +159,10 @@ void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, co
 // mean over keys is subtracted, exact int32 products, fp16 exponentials and P.V. Its contract and error budget:
 // ops/cuda/attention_int8.h (about 1e-2 relative on one attention with logits of std 1, most of it the int8
 // rounding of q and k; the whole-model test in tests/forward/attention_int8_forward_cuda_test.cpp).
-enum class AttentionQk : uint8_t { AsPrecision, Int8 };
-const char* attention_qk_name(AttentionQk qk);  // "as-precision", "int8"
+// qk = AttentionQk::Int8E4m3Pv: the same kernel with P.V in e4m3 (fp8) instead of fp16, at int8's tensor-core
+// rate (about 4x the per-attention error of Int8, ~3.6e-2 on logits of std 1; the same whole-model test).
+enum class AttentionQk : uint8_t { AsPrecision, Int8, Int8E4m3Pv };
+const char* attention_qk_name(AttentionQk qk);  // "as-precision", "int8", "int8-e4m3pv"
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk = AttentionQk::AsPrecision);
 // The dtype in which ops::attention on `device` at `p` takes q/k/v and gives out without a conversion pass: BF16

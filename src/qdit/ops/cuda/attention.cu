@@ -382,6 +382,12 @@ DType attention_io_dtype(Precision p, int64_t head_dim) {
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk) {
   int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
+  if (qk == AttentionQk::Int8E4m3Pv) {
+    if (p != Precision::BF16)
+      fail_internal("attention (CUDA): the int8-QK kernel asked for at FP32 precision",
+                    err_ctx("BF16 precision (P.V in e4m3)", "FP32"));
+    return attention_int8_qk(q, k, v, heads, scale, out, PvFormat::E4M3);
+  }
   const AttentionKernel kernel = qk == AttentionQk::Int8 ? AttentionKernel::Int8QkSm90 : attention_kernel_for(p, hd);
   attention_with(q, k, v, heads, scale, out, p, kernel, kDefaultFlashWarps);
 }
@@ -405,14 +411,15 @@ void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t h
   run_cudnn_sdpa(q, k, v, heads, scale, out);
 }
 
-void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out) {
+void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       PvFormat pv) {
   const int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   if (hd != 128)
     fail_internal("attention (CUDA): the int8-QK kernel takes head_dim 128 only",
                   err_ctx("128", std::to_string(hd)));
   if (q.dim(0) == 0) return;
   ArenaScope scratch;
-  const Int8QkOperands ops = prepare_int8_qk_operands(q, k, v, heads);
+  const Int8QkOperands ops = prepare_int8_qk_operands(q, k, v, heads, pv);
   attention_int8_qk_sm90(ops, scale, out);
 }
 

@@ -16,6 +16,20 @@
 //    [16384, 32768) (so no value overflows and none loses precision to the range; fp16 keeps 3 more mantissa bits
 //    than bf16); P.V and the row sums of P accumulated in fp32 on the tensor cores; O divided by the row sum and
 //    multiplied by the channel's power of two at the end.
+// P.V in fp8 instead (PvFormat::E4M3, SageAttention2's trade: e4m3 wgmma runs at int8's rate, twice fp16's, so a
+// key tile costs half the tensor-core time of the fp16 form):
+//  - v divided per channel by the power of two that puts its largest magnitude in [128, 256), rounded to e4m3
+//    (round to nearest even; 3 mantissa bits);
+//  - the running maximum moves with every larger score (no lazy slack), and P = 2^(score - max + log2(448)) in
+//    fp16, rounded to e4m3: P fills e4m3's range [0, 448], so probabilities down to 2^-14.8 of the row's largest
+//    stay normal numbers;
+//  - each key tile's P.V and row sums go into a fresh fp32 accumulator, added to O in fp32 (Hopper's fp8 MMAs
+//    keep only ~14 bits while they accumulate; a 32760-key sum in one accumulator would lose the small tiles);
+//  - the A fragment of an 8-bit MMA is not laid out like the D fragment of S, so instead of moving bytes between
+//    registers, v^T's keys are permuted inside every block of 32: column 32b + k holds key 32b + pi(k), pi(k) =
+//    (k & 16) | (k & 2) << 2 | (k >> 2 & 3) << 1 | (k & 1) (fp8_key_of_column below).
+// Accuracy (bench/attention_8bit_study.cpp, one head, relative L2 against float64): ~3.6e-2 against ~9e-3 for
+// the fp16 form; both are diluted in the whole model (tests/models: the recipe's 1e-2 budget).
 // The operands are prepared in arena scratch (attention_int8_prep.cu): int8 q and k with their scales, and v
 // transposed per head to [head_dim, keys] in fp16 (so both MMAs read K-major tiles, the layout TMA and wgmma share
 // with the int8 GEMM). head_dim must be 128 (every Wan model's).
@@ -28,14 +42,23 @@
 
 namespace qdit::ops::cuda {
 
+// The format of P and v in the P.V product.
+enum class PvFormat : uint8_t { F16, E4M3 };
+const char* pv_format_name(PvFormat f);  // "f16", "e4m3"
+
+// E4M3: the key (within its block of 32) whose v^T sits in column k of the block.
+constexpr int fp8_key_of_column(int k) { return (k & 16) | ((k & 2) << 2) | (((k >> 2) & 3) << 1) | (k & 1); }
+
 // Operands of the int8-QK kernel, in arena memory of the caller's scope.
 struct Int8QkOperands {
   int8_t* q8 = nullptr;            // [lq, heads * 128]
   int8_t* k8 = nullptr;            // [lk, heads * 128], smoothed
   float* q_scale = nullptr;        // [heads, lq]
   float* k_scale = nullptr;        // [heads, lk_padded], zero past lk
-  __half* vt = nullptr;            // [heads * 128, lk_padded]: row h * 128 + d is channel d of head h over keys,
-                                   // divided by v_scale[h * 128 + d]
+  void* vt = nullptr;              // [heads * 128, lk_padded] fp16 or e4m3 (pv): row h * 128 + d is channel d of
+                                   // head h over keys, divided by v_scale[h * 128 + d]; e4m3: keys permuted per
+                                   // 32 (fp8_key_of_column), zeros past lk
+  PvFormat pv = PvFormat::F16;
   float* v_scale = nullptr;        // [heads * 128], powers of two
   int64_t lq = 0, lk = 0, lk_padded = 0, heads = 0;
 };
@@ -44,13 +67,15 @@ struct Int8QkOperands {
 constexpr int kInt8QkKeysPerTile = 128;
 
 // Quantizes q and k (F32 or BF16 [L, heads * 128]) and transposes v into arena scratch (attention_int8_prep.cu).
-Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads);
+Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                                        PvFormat pv = PvFormat::F16);
 
 // out (F32 or BF16 [lq, heads * 128]) = the attention of the prepared operands (attention_int8_sm90.cu).
 void attention_int8_qk_sm90(const Int8QkOperands& ops, float scale, Tensor& out);
 
 // The whole operation on [L, heads * 128] q, k, v (F32 or BF16) into out: checks, scratch, preparation, kernel
 // (attention.cu; ops::attention's AttentionKernel::Int8QkSm90).
-void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out);
+void attention_int8_qk(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
+                       PvFormat pv = PvFormat::F16);
 
 }  // namespace qdit::ops::cuda

@@ -3,8 +3,10 @@
 // fp16 scaled by a power of two per channel. Memory-bound passes over the three activations.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "qdit/ops/cuda/activation_dtype.cuh"
 #include "qdit/ops/cuda/attention_int8.h"
@@ -66,11 +68,12 @@ __global__ void __launch_bounds__(32 * kSumWarps)
   }
 }
 
-// kAbsMax = false: the mean over rows. true: the power of two 2^(e - 15) for the largest magnitude m * 2^e
-// (m in [0.5, 1)), so that the column divided by it peaks in [16384, 32768): fp16's whole range, never past it
-// (1 for an all-zero column).
+// kAbsMax = false: the mean over rows. true: the power of two 2^(e - top) for the largest magnitude m * 2^e
+// (m in [0.5, 1)), so that the column divided by it peaks in [2^(top-1), 2^top): top = 15 uses fp16's whole
+// range, 8 e4m3's (largest 448), never past it (1 for an all-zero column).
 template <bool kAbsMax>
-__global__ void column_finish_kernel(const float* partial, int chunks, int64_t width, int64_t rows, float* out) {
+__global__ void column_finish_kernel(const float* partial, int chunks, int64_t width, int64_t rows, int top,
+                                     float* out) {
   const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col >= width) return;
   float s = 0.f;
@@ -78,7 +81,7 @@ __global__ void column_finish_kernel(const float* partial, int chunks, int64_t w
   if constexpr (kAbsMax) {
     int e = 0;
     frexpf(s, &e);
-    out[col] = s > 0.f ? ldexpf(1.f, e - 15) : 1.f;
+    out[col] = s > 0.f ? ldexpf(1.f, e - top) : 1.f;
   } else {
     out[col] = s / static_cast<float>(rows);
   }
@@ -120,11 +123,20 @@ __global__ void __launch_bounds__(32 * kQuantWarps)
   if (lane == 0) scale[head * padded_rows + token] = s;
 }
 
-// vt[c, t] = fp16(v[t, c] / scale[c]) (scale a power of two: the division is exact) through 32 x 32 tiles in
-// shared memory (coalesced on both sides).
-template <class T>
-__global__ void transpose_to_f16_kernel(const T* v, const float* scale, int64_t rows, int64_t width, int64_t ld_out,
-                                        __half* vt) {
+// The element types v^T is stored in: fp16, or e4m3 (round to nearest even, saturating; |x| < 256 here).
+__device__ __forceinline__ __half to_pv(float x, __half*) { return __float2half_rn(x); }
+__device__ __forceinline__ __nv_fp8_storage_t to_pv(float x, __nv_fp8_storage_t*) {
+  return __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
+}
+
+// vt[c, t] = P(v[key(t), c] / scale[c]) (scale a power of two: the division is exact) through 32 x 32 tiles in
+// shared memory (coalesced on both sides); key(t) = t for fp16, the fp8 permutation inside each block of 32 for
+// e4m3 (attention_int8.h). Columns [rows, cols_out) get zeros (e4m3: the kernel's TMA reads whole tiles, and an
+// unwritten byte could be a NaN that a zero probability does not cancel).
+template <class T, class P>
+__global__ void transpose_v_kernel(const T* v, const float* scale, int64_t rows, int64_t width, int64_t cols_out,
+                                   int64_t ld_out, P* vt) {
+  constexpr bool kPermute = !std::is_same_v<P, __half>;
   __shared__ float tile[32][33];
   const int64_t t0 = int64_t(blockIdx.x) * 32, c0 = int64_t(blockIdx.y) * 32;
   for (int i = threadIdx.y; i < 32; i += blockDim.y) {
@@ -132,17 +144,18 @@ __global__ void transpose_to_f16_kernel(const T* v, const float* scale, int64_t 
     tile[i][threadIdx.x] = (t < rows && c < width) ? load_one(v + t * width + c) : 0.f;
   }
   __syncthreads();
+  const int key = kPermute ? fp8_key_of_column(threadIdx.x) : threadIdx.x;
   for (int i = threadIdx.y; i < 32; i += blockDim.y) {
     const int64_t c = c0 + i, t = t0 + threadIdx.x;
-    if (c < width && t < rows) vt[c * ld_out + t] = __float2half_rn(tile[threadIdx.x][i] / scale[c]);
+    if (c < width && t < cols_out) vt[c * ld_out + t] = to_pv(tile[key][i] / scale[c], static_cast<P*>(nullptr));
   }
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Per-channel mean (kAbsMax = false) or fp16 range scale (true, column_finish_kernel) of x, into arena memory.
+// Per-channel mean (kAbsMax = false) or range scale (true, column_finish_kernel's `top`) of x, into arena memory.
 template <bool kAbsMax>
-float* column_stat(const Tensor& x, const char* arg) {
+float* column_stat(const Tensor& x, const char* arg, int top = 0) {
   const int64_t rows = x.dim(0), width = x.dim(1);
   const int chunks = static_cast<int>(std::clamp<int64_t>((rows + 255) / 256, 1, 128));
   const int64_t per_chunk = (rows + chunks - 1) / chunks;
@@ -154,7 +167,7 @@ float* column_stat(const Tensor& x, const char* arg) {
   });
   QDIT_CUDA_LAUNCH_CHECK("column_partial_kernel");
   column_finish_kernel<kAbsMax><<<static_cast<unsigned>((width + 255) / 256), 256, 0, stream()>>>(
-      partial.data<float>(), chunks, width, rows, out.data<float>());
+      partial.data<float>(), chunks, width, rows, top, out.data<float>());
   QDIT_CUDA_LAUNCH_CHECK("column_finish_kernel");
   return out.data<float>();
 }
@@ -172,8 +185,12 @@ void quantize_per_token_head(const Tensor& x, const float* mean, int64_t padded_
 
 }  // namespace
 
-Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads) {
+const char* pv_format_name(PvFormat f) { return f == PvFormat::E4M3 ? "e4m3" : "f16"; }
+
+Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
+                                        PvFormat pv) {
   Int8QkOperands o;
+  o.pv = pv;
   o.lq = q.dim(0);
   o.lk = k.dim(0);
   o.heads = heads;
@@ -187,17 +204,24 @@ Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const 
   o.k8 = empty({o.lk, width}, DType::I8).data<int8_t>();
   o.q_scale = empty({heads, o.lq}, DType::F32).data<float>();
   o.k_scale = empty({heads, o.lk_padded}, DType::F32).data<float>();
-  o.vt = static_cast<__half*>(empty({width, o.lk_padded}, DType::F16).raw());
+  const bool fp8 = pv == PvFormat::E4M3;
+  o.vt = empty({width, o.lk_padded}, fp8 ? DType::F8_E4M3 : DType::F16).raw();
 
   const float* k_mean = column_stat<false>(k, "k");
-  o.v_scale = column_stat<true>(v, "v");
+  o.v_scale = column_stat<true>(v, "v", fp8 ? 8 : 15);
   quantize_per_token_head(q, nullptr, o.lq, heads, o.q8, o.q_scale, "q");
   quantize_per_token_head(k, k_mean, o.lk_padded, heads, o.k8, o.k_scale, "k");
-  const dim3 grid(static_cast<unsigned>((o.lk + 31) / 32), static_cast<unsigned>(width / 32));
+  const int64_t cols_out = fp8 ? o.lk_padded : o.lk;
+  const dim3 grid(static_cast<unsigned>((cols_out + 31) / 32), static_cast<unsigned>(width / 32));
   with_f32_or_bf16(v, "attention (int8 QK)", "v", [&](auto* p) {
-    transpose_to_f16_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.v_scale, o.lk, width, o.lk_padded, o.vt);
+    if (fp8)
+      transpose_v_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.v_scale, o.lk, width, cols_out, o.lk_padded,
+                                                             static_cast<__nv_fp8_storage_t*>(o.vt));
+    else
+      transpose_v_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.v_scale, o.lk, width, cols_out, o.lk_padded,
+                                                             static_cast<__half*>(o.vt));
   });
-  QDIT_CUDA_LAUNCH_CHECK("transpose_to_f16_kernel");
+  QDIT_CUDA_LAUNCH_CHECK("transpose_v_kernel");
   return o;
 }
 

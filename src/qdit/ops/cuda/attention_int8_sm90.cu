@@ -52,20 +52,27 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kStages = 3;
 constexpr int kQBytes = kBlockM * kHd;            // int8
 constexpr int kKBytes = kBlockN * kHd;            // int8
-constexpr int kVHalfBytes = kHd * 64 * 2;         // 128 channels x 64 keys, fp16: one 128-byte swizzle row each
-// Each V^T half is followed by 8 rows of fp16 ones, written once: the P.V MMA runs with N = 136, and its last 8
-// columns are the row sums of P (the same fp16 P the products use), so the softmax adds nothing up itself.
+// V^T tiles: boxes of 128 channels x 128 bytes (one 128-byte swizzle row each): two 64-key boxes in fp16, one
+// 128-key box in e4m3.
+constexpr int kVBoxBytes = kHd * 128;
+// Each V^T box is followed by 8 rows of ones (fp16 or e4m3), written once: the P.V MMA runs with N = 136, and its
+// last 8 columns are the row sums of P (the same rounded P the products use), so the softmax adds nothing up itself.
 constexpr int kOnesBytes = 8 * 128;
-constexpr int kVBlockBytes = kVHalfBytes + kOnesBytes;
+constexpr int kVBlockBytes = kVBoxBytes + kOnesBytes;
 constexpr int kOutCols = kHd + 8;
-constexpr int kStageBytes = kKBytes + 2 * kVBlockBytes;
-constexpr int kLoadBytes = kKBytes + 2 * kVHalfBytes;  // what the copies of one stage bring (not the ones rows)
 // The key tile's k scales (128 floats) come with it into shared memory: read from global memory inside the
 // softmax, their latency sat on every tile's critical path (the loads cannot start before the MMA wait).
 constexpr int kScaleBytes = kBlockN * 4;
-constexpr int kSmemBytes = 1024 + kQBytes + kStages * (kStageBytes + kScaleBytes) + 8 * (1 + kStages);
-static_assert(kSmemBytes <= 227 * 1024, "shared memory per block on H100/H200");
-static_assert(kQBytes % 1024 == 0 && kStageBytes % 1024 == 0 && kKBytes % 1024 == 0, "1024-byte swizzle atoms");
+template <bool kFp8>
+struct Layout {
+  static constexpr int kVBoxes = kFp8 ? 1 : 2, kVBoxKeys = kBlockN / kVBoxes;
+  static constexpr int kStageBytes = kKBytes + kVBoxes * kVBlockBytes;
+  static constexpr int kLoadBytes = kKBytes + kVBoxes * kVBoxBytes;  // what one stage's copies bring (not the ones)
+  static constexpr int kSmemBytes = 1024 + kQBytes + kStages * (kStageBytes + kScaleBytes) + 8 * (1 + kStages);
+  static constexpr uint32_t kOnes = kFp8 ? 0x38383838u : 0x3C003C00u;  // 1.0 in every element of a word
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory per block on H100/H200");
+  static_assert(kQBytes % 1024 == 0 && kStageBytes % 1024 == 0 && kKBytes % 1024 == 0, "1024-byte swizzle atoms");
+};
 
 using Yes = std::true_type;
 using No = std::false_type;
@@ -103,21 +110,36 @@ __device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
   return r;
 }
 
+// Four e4m3 (round to nearest even, saturating) from two fp16 pairs: byte 0 = lo's low half ... byte 3 = hi's high half.
+__device__ __forceinline__ uint32_t pack_e4m3x4(uint32_t lo, uint32_t hi) {
+  uint32_t r;
+  asm("{\n.reg .b16 l, h;\n"
+      "cvt.rn.satfinite.e4m3x2.f16x2 l, %1;\n"
+      "cvt.rn.satfinite.e4m3x2.f16x2 h, %2;\n"
+      "mov.b32 %0, {l, h};\n}\n"
+      : "=r"(r)
+      : "r"(lo), "r"(hi));
+  return r;
+}
+
 __device__ __forceinline__ float ex2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
 }
 
+template <bool kFp8>
 __global__ void __launch_bounds__(kThreads, 1)
     attention_int8_qk_kernel(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
                              const __grid_constant__ CUtensorMap map_vt, const Args a) {
+  using L = Layout<kFp8>;
+  constexpr int kStageBytes = L::kStageBytes;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t q_s = base, scales = base + kQBytes + kStages * kStageBytes;
   const uint32_t bars = scales + kStages * kScaleBytes, q_full = bars;
   auto k_s = [&](uint32_t s) { return base + kQBytes + s * kStageBytes; };
-  auto vt_s = [&](uint32_t s, int half) { return k_s(s) + kKBytes + half * kVBlockBytes; };
+  auto vt_s = [&](uint32_t s, int box) { return k_s(s) + kKBytes + box * kVBlockBytes; };
   auto full = [&](uint32_t s) { return bars + 8 + 8 * s; };
   __shared__ uint32_t releases[kStages];  // warps done with the tile in each stage (the copies' trigger)
   const int head = blockIdx.y, q0 = blockIdx.x * kBlockM;
@@ -132,12 +154,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     fence_mbar_init();
   }
-  // The ones rows (fp16 1.0 = 0x3C00; any swizzle of them reads the same), then made visible to the MMAs, which
-  // read shared memory through the async proxy.
-  for (int i = threadIdx.x; i < kStages * 2 * kOnesBytes / 4; i += kThreads) {
+  // The ones rows (any swizzle of them reads the same), then made visible to the MMAs, which read shared memory
+  // through the async proxy.
+  for (int i = threadIdx.x; i < kStages * L::kVBoxes * kOnesBytes / 4; i += kThreads) {
     const int block = i / (kOnesBytes / 4), word = i % (kOnesBytes / 4);
-    const uint32_t at = vt_s(block / 2, block % 2) + kVHalfBytes + 4 * word;
-    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(0x3C003C00u) : "memory");
+    const uint32_t at = vt_s(block / L::kVBoxes, block % L::kVBoxes) + kVBoxBytes + 4 * word;
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(L::kOnes) : "memory");
   }
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   __syncthreads();
@@ -149,11 +171,12 @@ __global__ void __launch_bounds__(kThreads, 1)
   const float* k_scale_head = a.k_scale + int64_t(head) * a.lk_padded;
   auto issue_load = [&](int n) {
     const uint32_t st = n % kStages;
-    mbar_arrive_expect_tx(full(st), kLoadBytes + kScaleBytes);
+    mbar_arrive_expect_tx(full(st), L::kLoadBytes + kScaleBytes);
     bulk_load(scales + st * kScaleBytes, k_scale_head + int64_t(n) * kBlockN, kScaleBytes, full(st));
     tma_load_2d(k_s(st), &map_k, full(st), head * kHd, n * kBlockN);
-    tma_load_2d(vt_s(st, 0), &map_vt, full(st), n * kBlockN, head * kHd);
-    tma_load_2d(vt_s(st, 1), &map_vt, full(st), n * kBlockN + 64, head * kHd);
+#pragma unroll
+    for (int b = 0; b < L::kVBoxes; ++b)
+      tma_load_2d(vt_s(st, b), &map_vt, full(st), n * kBlockN + b * L::kVBoxKeys, head * kHd);
   };
   if (threadIdx.x == 0) {
     prefetch_tensor_map(&map_q);
@@ -184,7 +207,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   float m[2] = {-INFINITY, -INFINITY};  // the running maximum the exponentials are taken against (log2 units)
   float o[kOutCols / 2];                 // O, then 4 copies of each row's sum of P (columns 128..135)
   int s[64];
-  uint32_t p[8][4];
+  // P as A fragments: fp16, 16 keys per MMA (8 x 4 registers); e4m3, 32 keys per MMA (4 x 4 registers).
+  constexpr int kPvSteps = kFp8 ? kBlockN / 32 : kBlockN / 16;
+  uint32_t p[kPvSteps][4];
+  float acc[kFp8 ? kOutCols / 2 : 1];  // e4m3: this tile's P.V and row sums, added to O in fp32
 #pragma unroll
   for (int i = 0; i < kOutCols / 2; ++i) o[i] = 0.f;
   auto fence_s = [&] {
@@ -197,9 +223,13 @@ __global__ void __launch_bounds__(kThreads, 1)
   };
   auto fence_p = [&] {
 #pragma unroll
-    for (int kk = 0; kk < 8; ++kk)
+    for (int kk = 0; kk < kPvSteps; ++kk)
 #pragma unroll
       for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(p[kk][i])::"memory");
+  };
+  auto fence_acc = [&] {
+#pragma unroll
+    for (int i = 0; i < int(sizeof(acc) / sizeof(float)); ++i) asm volatile("" : "+f"(acc[i])::"memory");
   };
   // S = q k^T for the key tile in `stage` (the registers of s are overwritten, not read).
   auto issue_qk = [&](uint32_t stage) {
@@ -213,21 +243,34 @@ __global__ void __launch_bounds__(kThreads, 1)
   // O += P V^T (and the row sums) for the key tile in `stage`. Every register the MMAs read or write is fenced
   // before the first one is issued; none between them (touching an operand register there makes ptxas serialise
   // the batch); the fences after the wait order the reads.
+  // e4m3: into acc, the first MMA overwriting it.
   auto issue_pv = [&](uint32_t stage) {
-    fence_o();
     fence_p();
-    wgmma_fence();
+    if constexpr (kFp8) {
+      wgmma_fence();
+      wgmma_e4m3_rs_n136_first(acc, p[0], desc_kmajor_sw128(vt_s(stage, 0)));
 #pragma unroll
-    for (int kk = 0; kk < kBlockN / 16; ++kk)
-      wgmma_f16_rs_n136(o, p[kk], desc_kmajor_sw128(vt_s(stage, kk / 4) + (kk % 4) * 32));
+      for (int kk = 1; kk < kPvSteps; ++kk)
+        wgmma_e4m3_rs_n136(acc, p[kk], desc_kmajor_sw128(vt_s(stage, 0) + kk * 32));
+    } else {
+      fence_o();
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < kPvSteps; ++kk)
+        wgmma_f16_rs_n136(o, p[kk], desc_kmajor_sw128(vt_s(stage, kk / 4) + (kk % 4) * 32));
+    }
     wgmma_commit();
   };
   // Softmax of key tile t (scores in s) into probabilities pp; corr: the factor O must be scaled by first (1
   // when the running maximum stands). kTail: the last tile, whose keys past the end get probability 0.
   //
-  // The maximum moves lazily (as in FlashAttention-4): only when a row's tile maximum exceeds it by more than
-  // kLazyLog2, so probabilities stay below 2^kLazyLog2 (harmless in fp16 and fp32) and O is rescaled in a few
+  // fp16: the maximum moves lazily (as in FlashAttention-4): only when a row's tile maximum exceeds it by more
+  // than kLazyLog2, so probabilities stay below 2^kLazyLog2 (harmless in fp16 and fp32) and O is rescaled in a few
   // early tiles instead of every one. The ratio O / rowsum is unchanged by the reference point chosen.
+  // e4m3: the maximum follows every larger score and P = 2^(score - max + log2(448)) fills e4m3's range (O is
+  // rescaled every tile anyway, when the tile's acc is added).
+  constexpr float kSlack = kFp8 ? 0.f : kLazyLog2;
+  constexpr float kPOffset = kFp8 ? 8.807354922057604f : 0.f;  // log2(448)
   auto softmax = [&](auto tail_c, int t, float (&corr)[2]) {
     constexpr bool kTail = decltype(tail_c)::value;
     const uint32_t ksp = scales + (uint32_t(t) % kStages) * kScaleBytes + 8 * quad;
@@ -258,24 +301,37 @@ __global__ void __launch_bounds__(kThreads, 1)
       mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
       const float cand = mx[h] * c_row[h];  // every tile holds a valid key: mx is finite
       corr[h] = 1.f;
-      if (cand > m[h] + kLazyLog2) {  // always on the first tile (m = -inf): corr = 0 then, O is still zero
+      if (cand > m[h] + kSlack) {  // always on the first tile (m = -inf): corr = 0 then, O is still zero
         corr[h] = ex2(m[h] - cand);
         m[h] = cand;
       }
     }
-    // P in fp16 pairs, straight into the A fragments: p[kk][r] holds elements 8kk + 2r (+ 1), row h = r % 2.
+    const float mp[2] = {m[0] - kPOffset, m[1] - kPOffset};
+    // The fp16 pair of P for columns 8j + 2 * quad (+ 1) of row h (elements 4j + 2h (+ 1) of s).
+    auto p_pair = [&](int j, int h) {
+      const int i = 4 * j + 2 * h;
+      uint32_t pair = ex2_f16x2(pack_f16(fmaf(x[i], c_row[h], -mp[h]), fmaf(x[i + 1], c_row[h], -mp[h])));
+      if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
+        const int col = t * kBlockN + 8 * j + 2 * quad;
+        if (col >= a.lk) pair &= 0xFFFF0000u;
+        if (col + 1 >= a.lk) pair &= 0x0000FFFFu;
+      }
+      return pair;
+    };
+    // Straight into the A fragments. fp16: p[kk][r] holds columns 16kk + 8(r / 2) + 2 * quad (+ 1) of row r % 2,
+    // where the fp16 A fragment wants them. e4m3: p[kk][r] holds the pairs of columns 32kk + 16(r / 2) + 2 * quad
+    // and 8 further, row r % 2, in the bytes the 8-bit A fragment gives columns 4 * quad .. + 3 (+ 16): v^T's
+    // keys are permuted to match (fp8_key_of_column).
 #pragma unroll
-    for (int kk = 0; kk < 8; ++kk)
+    for (int kk = 0; kk < kPvSteps; ++kk)
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
-        const int i = 8 * kk + 2 * r, h = r % 2;
-        uint32_t pair = ex2_f16x2(pack_f16(fmaf(x[i], c_row[h], -m[h]), fmaf(x[i + 1], c_row[h], -m[h])));
-        if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
-          const int col = t * kBlockN + 16 * kk + 8 * (r / 2) + 2 * quad;
-          if (col >= a.lk) pair &= 0xFFFF0000u;
-          if (col + 1 >= a.lk) pair &= 0x0000FFFFu;
+        if constexpr (kFp8) {
+          const int j = 4 * kk + 2 * (r / 2);
+          p[kk][r] = pack_e4m3x4(p_pair(j, r % 2), p_pair(j + 1, r % 2));
+        } else {
+          p[kk][r] = p_pair(2 * kk + r / 2, r % 2);
         }
-        p[kk][r] = pair;
       }
   };
   // Tile t's softmax with the tail handling only where it is needed (a uniform branch).
@@ -320,10 +376,21 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_wait<0>();
     fence_s();
     softmax_of(t, corr);
-    rescale_o(corr);
+    if constexpr (!kFp8) rescale_o(corr);
     issue_pv(stage);
     wgmma_wait<0>();
-    fence_o();
+    if constexpr (kFp8) {
+      fence_acc();
+#pragma unroll
+      for (int j = 0; j < kOutCols / 8; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          o[4 * j + 2 * h] = fmaf(o[4 * j + 2 * h], corr[h], acc[4 * j + 2 * h]);
+          o[4 * j + 2 * h + 1] = fmaf(o[4 * j + 2 * h + 1], corr[h], acc[4 * j + 2 * h + 1]);
+        }
+    } else {
+      fence_o();
+    }
     fence_p();
     release(t);
   }
@@ -334,7 +401,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int h = 0; h < 2; ++h) {
     const int row = row0 + 8 * h;
     if (row >= a.lq) continue;
-    const float inv = 1.0f / o[kHd / 2 + 2 * h];  // >= 1: the row's largest probability is 1 (or more, lazily)
+    const float inv = 1.0f / o[kHd / 2 + 2 * h];  // the row's largest probability is >= 1 (fp16) or 448 (e4m3)
     const int64_t at = int64_t(row) * a.ld_out + head * kHd + 2 * quad;
 #pragma unroll
     for (int j = 0; j < kHd / 8; ++j) {
@@ -348,15 +415,17 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
+template <bool kFp8>
 void launch(const CUtensorMap& map_q, const CUtensorMap& map_k, const CUtensorMap& map_vt, const Args& a,
             int64_t heads) {
+  constexpr int kSmemBytes = Layout<kFp8>::kSmemBytes;
   static std::once_flag once;
   std::call_once(once, [&] {
-    QDIT_CUDA_CHECK(
-        cudaFuncSetAttribute(attention_int8_qk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+    QDIT_CUDA_CHECK(cudaFuncSetAttribute(attention_int8_qk_kernel<kFp8>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
   });
   const dim3 grid(static_cast<unsigned>((a.lq + kBlockM - 1) / kBlockM), static_cast<unsigned>(heads));
-  attention_int8_qk_kernel<<<grid, kThreads, kSmemBytes, stream()>>>(map_q, map_k, map_vt, a);
+  attention_int8_qk_kernel<kFp8><<<grid, kThreads, kSmemBytes, stream()>>>(map_q, map_k, map_vt, a);
   QDIT_CUDA_LAUNCH_CHECK("attention_int8_qk_kernel");
 }
 
@@ -372,8 +441,14 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out) 
                               std::to_string(op.heads) + " heads"));
   const CUtensorMap map_q = tensor_map_2d_sw128(op.q8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lq, width, kHd,
                                                 kBlockM, "attention (int8 QK) q");
-  const CUtensorMap map_vt = tensor_map_2d_sw128(op.vt, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, op.lk, width,
-                                                 op.lk_padded * 2, 64, kHd, "attention (int8 QK) v^T");
+  // e4m3: the copies may read to lk_padded (the preparation wrote zeros there), since the key permutation moves
+  // keys of the last block of 32 across lk.
+  const bool fp8 = op.pv == PvFormat::E4M3;
+  const CUtensorMap map_vt =
+      fp8 ? tensor_map_2d_sw128(op.vt, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, op.lk_padded, width, op.lk_padded, kBlockN,
+                                kHd, "attention (int8 QK) v^T e4m3")
+          : tensor_map_2d_sw128(op.vt, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, op.lk, width, op.lk_padded * 2, 64, kHd,
+                                "attention (int8 QK) v^T");
   Args a;
   a.q_scale = op.q_scale;
   a.k_scale = op.k_scale;
@@ -387,7 +462,10 @@ void attention_int8_qk_sm90(const Int8QkOperands& op, float scale, Tensor& out) 
   a.scale_log2 = scale * 1.4426950408889634f;
   const CUtensorMap map_k = tensor_map_2d_sw128(op.k8, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, width, op.lk, width, kHd,
                                                 kBlockN, "attention (int8 QK) k");
-  launch(map_q, map_k, map_vt, a, op.heads);
+  if (fp8)
+    launch<true>(map_q, map_k, map_vt, a, op.heads);
+  else
+    launch<false>(map_q, map_k, map_vt, a, op.heads);
 }
 
 }  // namespace qdit::ops::cuda

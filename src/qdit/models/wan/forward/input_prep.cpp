@@ -86,17 +86,21 @@ Tensor patchify(const Tensor& latent, const WanConfig& c) {
   Tensor out = Tensor::empty({f * h * w, K}, DType::F32);
   const float* x = latent.data<float>();
   float* o = out.data<float>();
+  // One row of tokens (fi, hi) at a time: its output block (w * K floats) stays in cache while every latent row
+  // it draws from is read front to back (token by token, the latent reads jumped a channel plane apart: 17 ms
+  // of host time per 480p forward against ~1 ms).
   for (int64_t fi = 0; fi < f; ++fi)
-    for (int64_t hi = 0; hi < h; ++hi)
-      for (int64_t wi = 0; wi < w; ++wi) {
-        float* v = o + ((fi * h + hi) * w + wi) * K;
-        for (int64_t ch = 0; ch < C; ++ch)
-          for (int64_t kt = 0; kt < pt; ++kt)
-            for (int64_t kh = 0; kh < ph; ++kh)
-              for (int64_t kw = 0; kw < pw; ++kw)
-                v[((ch * pt + kt) * ph + kh) * pw + kw] =
-                    x[((ch * T + fi * pt + kt) * H + hi * ph + kh) * W + wi * pw + kw];
-      }
+    for (int64_t hi = 0; hi < h; ++hi) {
+      float* row = o + (fi * h + hi) * w * K;
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t kt = 0; kt < pt; ++kt)
+          for (int64_t kh = 0; kh < ph; ++kh) {
+            const float* src = x + ((ch * T + fi * pt + kt) * H + hi * ph + kh) * W;
+            const int64_t col = ((ch * pt + kt) * ph + kh) * pw;
+            for (int64_t wi = 0; wi < w; ++wi)
+              for (int64_t kw = 0; kw < pw; ++kw) row[wi * K + col + kw] = src[wi * pw + kw];
+          }
+    }
   return out;
 }
 
@@ -107,17 +111,19 @@ Tensor unpatchify(const Tensor& tokens, const VideoGrid& g, const WanConfig& c) 
   Tensor out = Tensor::empty({C, T, H, W}, DType::F32);
   const float* u = tokens.data<float>();
   float* y = out.data<float>();
+  // patchify's inverse, one row of tokens at a time (its block of w * P floats stays in cache) into whole
+  // output rows written front to back.
   for (int64_t fi = 0; fi < g.frames; ++fi)
-    for (int64_t hi = 0; hi < g.height; ++hi)
-      for (int64_t wi = 0; wi < g.width; ++wi) {
-        const float* v = u + ((fi * g.height + hi) * g.width + wi) * P;
+    for (int64_t hi = 0; hi < g.height; ++hi) {
+      const float* row = u + (fi * g.height + hi) * g.width * P;
+      for (int64_t ch = 0; ch < C; ++ch)
         for (int64_t kt = 0; kt < pt; ++kt)
-          for (int64_t kh = 0; kh < ph; ++kh)
-            for (int64_t kw = 0; kw < pw; ++kw)
-              for (int64_t ch = 0; ch < C; ++ch)
-                y[((ch * T + fi * pt + kt) * H + hi * ph + kh) * W + wi * pw + kw] =
-                    v[((kt * ph + kh) * pw + kw) * C + ch];
-      }
+          for (int64_t kh = 0; kh < ph; ++kh) {
+            float* dst = y + ((ch * T + fi * pt + kt) * H + hi * ph + kh) * W;
+            for (int64_t wi = 0; wi < g.width; ++wi)
+              for (int64_t kw = 0; kw < pw; ++kw) dst[wi * pw + kw] = row[wi * P + ((kt * ph + kh) * pw + kw) * C + ch];
+          }
+    }
   return out;
 }
 
