@@ -9,6 +9,8 @@
 #include <string>
 
 #include "ops/cuda_test_util.h"
+#include "util/error_kind.h"
+#include "util/test_util.h"
 #include "qdit/bench/device_probe.h"
 #include "qdit/bench/random_fill.h"
 #include "qdit/bench/scenarios.h"
@@ -21,16 +23,7 @@
 namespace qdit::bench {
 namespace {
 
-template <class Fn>
-ErrorKind error_kind_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "no qdit::Error thrown";
-  return ErrorKind::Internal;
-}
+using test::error_kind_of;
 
 TEST(CardId, NamesTheCardFromTheDeviceName) {
   EXPECT_EQ(card_id("NVIDIA H200"), "h200");

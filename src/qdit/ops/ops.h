@@ -133,6 +133,23 @@ void rmsnorm(Tensor& x, const Tensor& w, float eps);
 // The same into `out`: x itself, another F32 tensor, or (CUDA) BF16, the values rounded to nearest even.
 void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out);
 
+// Video latents to tokens and back (the patch embedding's input, the head's output), pure data movement on the
+// device the tensors live on (the 480p latent is 8 MB: on the host these passes and their page faults were tens
+// of ms per forward with the GPU idle). All F32.
+// patchify: latent [C, T, H, W] -> out [(T/pt) * (H/ph) * (W/pw), C * pt * ph * pw], token (fi, hi, wi) in
+// row-major order, column ((c * pt + kt) * ph + kh) * pw + kw (the Conv3d weight's order); T, H, W multiples of
+// the patch.
+void patchify(const Tensor& latent, int64_t pt, int64_t ph, int64_t pw, Tensor& out);
+// unpatchify: tokens [f * h * w, pt * ph * pw * C] with column ((kt * ph + kh) * pw + kw) * C + c (the head
+// projection's order) -> out [C, f * pt, h * ph, w * pw].
+void unpatchify(const Tensor& tokens, int64_t f, int64_t h, int64_t w, int64_t pt, int64_t ph, int64_t pw,
+                Tensor& out);
+// A per-token table of a 3-D grid from per-axis rows (RoPE's cos/sin: each pair's angle depends on one axis):
+// axis_rows [f + h + w, n], out [f * h * w, n]; out[(fi, hi, wi), p] = axis_rows[r, p] with r = fi for
+// p < split_h, f + hi for split_h <= p < split_w, f + h + wi from split_w on.
+void expand_axis_table(const Tensor& axis_rows, int64_t f, int64_t h, int64_t w, int64_t split_h, int64_t split_w,
+                       Tensor& out);
+
 // In place rotary embedding on x viewed as [T, heads, head_dim] with interleaved pairs (2p, 2p+1).
 // cos/sin are F32 [T, head_dim/2] tables (built once per grid by wan code in float64, cast to fp32).
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);

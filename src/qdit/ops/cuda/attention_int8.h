@@ -21,8 +21,8 @@
 //  - v divided per channel by the power of two that puts its largest magnitude in [128, 256), rounded to e4m3
 //    (round to nearest even; 3 mantissa bits);
 //  - the running maximum moves with every larger score (no lazy slack), and P = 2^(score - max + log2(448)) in
-//    fp16, rounded to e4m3: P fills e4m3's range [0, 448], so probabilities down to 2^-14.8 of the row's largest
-//    stay normal numbers;
+//    fp32 (ex2.approx), rounded to e4m3: P fills e4m3's range [0, 448], so probabilities down to 2^-14.8 of the
+//    row's largest stay normal numbers;
 //  - each key tile's P.V and row sums go into a fresh fp32 accumulator, added to O in fp32 (Hopper's fp8 MMAs
 //    keep only ~14 bits while they accumulate; a 32760-key sum in one accumulator would lose the small tiles);
 //  - the A fragment of an 8-bit MMA is not laid out like the D fragment of S, so instead of moving bytes between

@@ -110,15 +110,15 @@ __device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
   return r;
 }
 
-// Four e4m3 (round to nearest even, saturating) from two fp16 pairs: byte 0 = lo's low half ... byte 3 = hi's high half.
-__device__ __forceinline__ uint32_t pack_e4m3x4(uint32_t lo, uint32_t hi) {
+// Four e4m3 (round to nearest even, saturating) from four floats, byte k = ak (two conversions, two floats each).
+__device__ __forceinline__ uint32_t pack_e4m3x4(float a0, float a1, float a2, float a3) {
   uint32_t r;
   asm("{\n.reg .b16 l, h;\n"
-      "cvt.rn.satfinite.e4m3x2.f16x2 l, %1;\n"
-      "cvt.rn.satfinite.e4m3x2.f16x2 h, %2;\n"
+      "cvt.rn.satfinite.e4m3x2.f32 l, %2, %1;\n"
+      "cvt.rn.satfinite.e4m3x2.f32 h, %4, %3;\n"
       "mov.b32 %0, {l, h};\n}\n"
       : "=r"(r)
-      : "r"(lo), "r"(hi));
+      : "f"(a0), "f"(a1), "f"(a2), "f"(a3));
   return r;
 }
 
@@ -318,6 +318,16 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       return pair;
     };
+    // e4m3: the probabilities of the same columns in fp32 (ex2.approx.f16x2 is two MUFU operations on sm_90, no
+    // cheaper than two fp32 ones, and the fp32 route saves the conversion to fp16 before the exponential: the
+    // conversions, not the tensor cores, bound this kernel once P.V runs at the int8 rate).
+    auto p_f32 = [&](int j, int h, int e) {
+      const float pr = ex2(fmaf(x[4 * j + 2 * h + e], c_row[h], -mp[h]));
+      if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
+        if (t * kBlockN + 8 * j + 2 * quad + e >= a.lk) return 0.f;
+      }
+      return pr;
+    };
     // Straight into the A fragments. fp16: p[kk][r] holds columns 16kk + 8(r / 2) + 2 * quad (+ 1) of row r % 2,
     // where the fp16 A fragment wants them. e4m3: p[kk][r] holds the pairs of columns 32kk + 16(r / 2) + 2 * quad
     // and 8 further, row r % 2, in the bytes the 8-bit A fragment gives columns 4 * quad .. + 3 (+ 16): v^T's
@@ -327,8 +337,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
         if constexpr (kFp8) {
-          const int j = 4 * kk + 2 * (r / 2);
-          p[kk][r] = pack_e4m3x4(p_pair(j, r % 2), p_pair(j + 1, r % 2));
+          const int j = 4 * kk + 2 * (r / 2), h = r % 2;
+          p[kk][r] = pack_e4m3x4(p_f32(j, h, 0), p_f32(j, h, 1), p_f32(j + 1, h, 0), p_f32(j + 1, h, 1));
         } else {
           p[kk][r] = p_pair(2 * kk + r / 2, r % 2);
         }

@@ -14,6 +14,11 @@ void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const 
                Tensor& out);
 void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out);
 void rope(Tensor& x, int64_t heads, const Tensor& cos, const Tensor& sin);
+void patchify(const Tensor& latent, int64_t pt, int64_t ph, int64_t pw, Tensor& out);
+void unpatchify(const Tensor& tokens, int64_t f, int64_t h, int64_t w, int64_t pt, int64_t ph, int64_t pw,
+                Tensor& out);
+void expand_axis_table(const Tensor& axis_rows, int64_t f, int64_t h, int64_t w, int64_t split_h, int64_t split_w,
+                       Tensor& out);
 void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, const Tensor& cos, const Tensor& sin,
                   Tensor& out);
 // The LinearInput forms (ops.h); arguments already checked by the dispatchers.

@@ -1,6 +1,6 @@
-// Host-side preparation around the device-neutral forward: checking the inputs against the config, patchify,
-// text padding, timestep grouping and unpatchify. These are pure rearrangements of host data done once per
-// forward, so they run on the CPU whatever the device (no device kernels needed for them).
+// Preparation around the device-neutral forward: checking the inputs against the config, patchify, text padding,
+// timestep grouping and unpatchify. patchify/unpatchify here are the host forms (tests, tools); the forward runs
+// ops::patchify/unpatchify on its device (on the host they cost tens of ms per 480p forward with the GPU idle).
 #pragma once
 #include <cstdint>
 #include <vector>

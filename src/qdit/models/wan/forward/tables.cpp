@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "qdit/core/error.h"
+#include "qdit/ops/ops.h"
 
 namespace qdit::wan {
 
@@ -27,53 +28,34 @@ RopeAxisDims rope_axis_dims(int64_t head_dim) {
   return {head_dim - 2 * hw, hw, hw};
 }
 
-RopeTables rope_tables(const VideoGrid& g, int64_t head_dim) {
+RopeTables rope_tables(const VideoGrid& g, int64_t head_dim, Device device) {
   QDIT_CHECK(head_dim % 2 == 0, "head_dim must be even for interleaved RoPE pairs");
   const RopeAxisDims d = rope_axis_dims(head_dim);
   const int64_t pairs = head_dim / 2, pt = d.t / 2, ph = d.h / 2;
-  // Per pair: which axis position it rotates with and its angular frequency.
-  std::vector<int> axis(pairs);
-  std::vector<double> freq(pairs);
-  for (int64_t p = 0; p < pairs; ++p) {
-    int64_t q = p;
-    double denom = static_cast<double>(d.t);
-    axis[p] = 0;
-    if (p >= pt + ph) {
-      q = p - pt - ph, denom = static_cast<double>(d.w), axis[p] = 2;
-    } else if (p >= pt) {
-      q = p - pt, denom = static_cast<double>(d.h), axis[p] = 1;
+  // Rows [0, frames) hold the frame positions' angles in pairs [0, pt), the next `height` rows the row
+  // positions' in [pt, pt + ph), the last `width` rows the column positions' in the rest (zeros elsewhere).
+  const int64_t rows = g.frames + g.height + g.width;
+  Tensor axis_cos = Tensor::zeros({rows, pairs}, DType::F32), axis_sin = Tensor::zeros({rows, pairs}, DType::F32);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int axis = r < g.frames ? 0 : r < g.frames + g.height ? 1 : 2;
+    const int64_t pos = axis == 0 ? r : axis == 1 ? r - g.frames : r - g.frames - g.height;
+    const int64_t p0 = axis == 0 ? 0 : axis == 1 ? pt : pt + ph, p1 = axis == 0 ? pt : axis == 1 ? pt + ph : pairs;
+    const double denom = static_cast<double>(axis == 0 ? d.t : axis == 1 ? d.h : d.w);
+    for (int64_t p = p0; p < p1; ++p) {
+      const double freq = 1.0 / std::pow(10000.0, 2.0 * static_cast<double>(p - p0) / denom);
+      const double theta = static_cast<double>(pos) * freq;
+      axis_cos.data<float>()[r * pairs + p] = static_cast<float>(std::cos(theta));
+      axis_sin.data<float>()[r * pairs + p] = static_cast<float>(std::sin(theta));
     }
-    freq[p] = 1.0 / std::pow(10000.0, 2.0 * static_cast<double>(q) / denom);
   }
-  // A pair's angle depends on one axis position only, so each (position, pair) is evaluated once per axis and
-  // the token rows are assembled from those (the same floats as evaluating per token: 2 * 10^6 cos/sin pairs,
-  // ~40 ms of host time per 480p forward, become ~10^4).
-  const int64_t extent[3] = {g.frames, g.height, g.width};
-  std::vector<float> axis_cos[3], axis_sin[3];  // [position * pairs + p], meaningful where axis[p] is the axis
-  for (int a = 0; a < 3; ++a) {
-    axis_cos[a].assign(static_cast<size_t>(extent[a] * pairs), 0.f);
-    axis_sin[a].assign(static_cast<size_t>(extent[a] * pairs), 0.f);
-    for (int64_t i = 0; i < extent[a]; ++i)
-      for (int64_t p = 0; p < pairs; ++p)
-        if (axis[p] == a) {
-          const double theta = static_cast<double>(i) * freq[p];
-          axis_cos[a][i * pairs + p] = static_cast<float>(std::cos(theta));
-          axis_sin[a][i * pairs + p] = static_cast<float>(std::sin(theta));
-        }
-  }
-  RopeTables t{Tensor::empty({g.tokens(), pairs}, DType::F32), Tensor::empty({g.tokens(), pairs}, DType::F32)};
-  float* c = t.cos.data<float>();
-  float* s = t.sin.data<float>();
-  int64_t tok = 0;
-  for (int64_t fi = 0; fi < g.frames; ++fi)
-    for (int64_t hi = 0; hi < g.height; ++hi)
-      for (int64_t wi = 0; wi < g.width; ++wi, ++tok) {
-        const int64_t pos[3] = {fi, hi, wi};
-        for (int64_t p = 0; p < pairs; ++p) {
-          c[tok * pairs + p] = axis_cos[axis[p]][pos[axis[p]] * pairs + p];
-          s[tok * pairs + p] = axis_sin[axis[p]][pos[axis[p]] * pairs + p];
-        }
-      }
+  RopeTables t{ops::empty({g.tokens(), pairs}, DType::F32, device), ops::empty({g.tokens(), pairs}, DType::F32, device)};
+  auto expand = [&](const Tensor& axis_rows, Tensor& out) {
+    Tensor rows_on_device = ops::empty(axis_rows.shape(), DType::F32, device);
+    ops::copy(axis_rows, rows_on_device);
+    ops::expand_axis_table(rows_on_device, g.frames, g.height, g.width, pt, pt + ph, out);
+  };
+  expand(axis_cos, t.cos);
+  expand(axis_sin, t.sin);
   return t;
 }
 

@@ -20,12 +20,14 @@ struct RopeAxisDims {
 };
 RopeAxisDims rope_axis_dims(int64_t head_dim);
 
-// F32 [L, head_dim/2] host tables of cos/sin(theta) for every token and interleaved pair p = (2p, 2p+1):
+// F32 [L, head_dim/2] tables on `device` of cos/sin(theta) for every token and interleaved pair p = (2p, 2p+1):
 // pairs [0, t/2) rotate with the frame index and w = 10000^(-2p/t), the next h/2 pairs with the row index and
-// their own denominator h, the last w/2 pairs with the column index and denominator w.
+// their own denominator h, the last w/2 pairs with the column index and denominator w. Each (position, pair)
+// angle is evaluated once per axis on the host and the token rows are assembled on the device
+// (ops::expand_axis_table).
 struct RopeTables {
   Tensor cos, sin;
 };
-RopeTables rope_tables(const VideoGrid& grid, int64_t head_dim);
+RopeTables rope_tables(const VideoGrid& grid, int64_t head_dim, Device device = Device::CPU);
 
 }  // namespace qdit::wan

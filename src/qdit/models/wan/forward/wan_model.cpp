@@ -89,7 +89,9 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   BlockBuffers buf = allocate_block_buffers(
       c, L, G, dev, lean ? ops::attention_io_dtype(dev, o.precision, c.head_dim()) : DType::F32);
   {
-    Tensor patches = on_device(patchify(in.hidden_states, c), dev);
+    const Tensor latent = on_device(in.hidden_states, dev);
+    Tensor patches = f32({L, latent.dim(0) * c.patch_t * c.patch_h * c.patch_w}, dev);
+    ops::patchify(latent, c.patch_t, c.patch_h, c.patch_w, patches);
     observed_linear(o.observer, "patch_embed", patches, w.patch_embed, buf.x, o.precision);
   }
 
@@ -123,9 +125,9 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   ctx.text = embed_text(w, in, o);
   if (c.has_image_branch) ctx.image = embed_image(w, in, o);
   {
-    RopeTables rope = rope_tables(grid, c.head_dim());
-    ctx.rope_cos = on_device(rope.cos, dev);
-    ctx.rope_sin = on_device(rope.sin, dev);
+    RopeTables rope = rope_tables(grid, c.head_dim(), dev);
+    ctx.rope_cos = rope.cos;
+    ctx.rope_sin = rope.sin;
   }
 
   const int64_t n_blocks = static_cast<int64_t>(w.blocks.size());
@@ -145,9 +147,12 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   const int64_t P = c.patch_t * c.patch_h * c.patch_w * c.out_channels;
   Tensor tokens = f32({L, P}, dev);
   observed_linear(o.observer, "head.proj", buf.normed, w.proj_out, tokens, ops::Precision::FP32);
-  Tensor host_tokens = Tensor::empty({L, P}, DType::F32);
-  ops::copy(tokens, host_tokens);
-  return unpatchify(host_tokens, grid, c);
+  Tensor video = f32({c.out_channels, grid.frames * c.patch_t, grid.height * c.patch_h, grid.width * c.patch_w}, dev);
+  ops::unpatchify(tokens, grid.frames, grid.height, grid.width, c.patch_t, c.patch_h, c.patch_w, video);
+  if (dev == Device::CPU) return video;
+  Tensor host = Tensor::empty(video.shape(), DType::F32);
+  ops::copy(video, host);
+  return host;
 }
 
 }  // namespace qdit::wan
