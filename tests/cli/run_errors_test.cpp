@@ -53,6 +53,17 @@ TEST_F(RunErrors, BadFlagsAreUsageErrors) {
   expect_usage_error({"run", model_dir, "--inputs", in_path, "--output", out_path, "--threads", "2x"}, "--threads");
   expect_usage_error({"run", model_dir, "--inputs", in_path, "--output", out_path, "--device", "tpu"}, "tpu");
   expect_usage_error({"run", model_dir, "--inputs", in_path, "--output", out_path, "--bogus"}, "--bogus");
+  expect_usage_error({"run", model_dir, "--inputs", in_path, "--output", out_path, "--self-attention-qk", "fp8"},
+                     "as-precision, int8 or int8-e4m3pv");
+  // The int8 attention kernels exist on CUDA at bf16 only: refused up front, before any weight is loaded.
+  expect_usage_error({"run", model_dir, "--inputs", in_path, "--output", out_path, "--device", "cpu",
+                      "--self-attention-qk", "int8-e4m3pv"},
+                     "--device cuda");
+  // ... and on a model whose heads are not 128 wide (the tiny test model's), before its weights are loaded.
+  const RunResult r = run_qdit(tmp, {"run", model_dir, "--inputs", in_path, "--output", out_path, "--device", "cuda",
+                                     "--self-attention-qk", "int8"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(r.err.find("head_dim 128") != std::string::npos || r.err.find("CUDA") != std::string::npos) << r.err;
   expect_usage_error({"run", model_dir, model_dir, "--inputs", in_path, "--output", out_path}, "more than one");
   const RunResult help = run_qdit(tmp, {"run", "--help"});
   EXPECT_EQ(help.exit_code, 0);

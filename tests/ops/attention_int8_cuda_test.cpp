@@ -49,22 +49,6 @@ std::vector<double> quantize_dequantize(const std::vector<double>& x, int64_t ro
   return out;
 }
 
-// v as the kernel holds it: per channel, divided by the power of two that puts its largest magnitude in
-// [16384, 32768), rounded to fp16, multiplied back.
-std::vector<double> f16_per_channel(const std::vector<double>& v, int64_t rows, int64_t w) {
-  std::vector<double> out(v.size());
-  for (int64_t c = 0; c < w; ++c) {
-    double amax = 0;
-    for (int64_t r = 0; r < rows; ++r) amax = std::max(amax, std::fabs(v[r * w + c]));
-    int e = 0;
-    std::frexp(amax, &e);
-    const double scale = amax > 0 ? std::ldexp(1.0, e - 15) : 1.0;
-    for (int64_t r = 0; r < rows; ++r)
-      out[r * w + c] = f16_to_f32(f32_to_f16(static_cast<float>(v[r * w + c] / scale))) * scale;
-  }
-  return out;
-}
-
 // e4m3 (bias 7, 3 mantissa bits, subnormal step 2^-9, largest 448): round to nearest even, saturating.
 double round_e4m3(double x) {
   if (x == 0.0) return x;
@@ -74,20 +58,29 @@ double round_e4m3(double x) {
   const double ulp = std::ldexp(1.0, std::max(e - 1, -6) - 3);
   return std::copysign(std::min(std::nearbyint(a / ulp) * ulp, 448.0), x);
 }
+double round_f16(double x) { return f16_to_f32(f32_to_f16(static_cast<float>(x))); }
 
-// v as the e4m3 form holds it: per channel, divided by the power of two that puts its largest magnitude in
-// [128, 256), rounded to e4m3, multiplied back.
-std::vector<double> e4m3_per_channel(const std::vector<double>& v, int64_t rows, int64_t w) {
+// v as the kernel holds it: per channel, divided by the power of two that puts its largest magnitude in
+// [2^(top-1), 2^top), rounded by `round`, multiplied back.
+std::vector<double> per_channel(const std::vector<double>& v, int64_t rows, int64_t w, int top,
+                                double (*round)(double)) {
   std::vector<double> out(v.size());
   for (int64_t c = 0; c < w; ++c) {
     double amax = 0;
     for (int64_t r = 0; r < rows; ++r) amax = std::max(amax, std::fabs(v[r * w + c]));
     int e = 0;
     std::frexp(amax, &e);
-    const double scale = amax > 0 ? std::ldexp(1.0, e - 8) : 1.0;
-    for (int64_t r = 0; r < rows; ++r) out[r * w + c] = round_e4m3(v[r * w + c] / scale) * scale;
+    const double scale = amax > 0 ? std::ldexp(1.0, e - top) : 1.0;
+    for (int64_t r = 0; r < rows; ++r) out[r * w + c] = round(v[r * w + c] / scale) * scale;
   }
   return out;
+}
+// fp16 form: largest magnitude in [16384, 32768). e4m3 form: in [128, 256).
+std::vector<double> f16_per_channel(const std::vector<double>& v, int64_t rows, int64_t w) {
+  return per_channel(v, rows, w, 15, round_f16);
+}
+std::vector<double> e4m3_per_channel(const std::vector<double>& v, int64_t rows, int64_t w) {
+  return per_channel(v, rows, w, 8, round_e4m3);
 }
 
 // The e4m3 form's P.V in float64 (attention_int8.h): keys in tiles of 128, a running maximum m (log2 units)

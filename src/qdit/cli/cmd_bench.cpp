@@ -162,11 +162,7 @@ int cmd_bench(const Args& args) {
     o.precision = ops::Precision::FP32;
   else
     bad_value("--precision", "bf16 or fp32", precision);
-  if (qk == "int8")
-    o.self_attention_qk = ops::AttentionQk::Int8;
-  else if (qk == "int8-e4m3pv")
-    o.self_attention_qk = ops::AttentionQk::Int8E4m3Pv;
-  else if (qk != "as-precision")
+  if (!ops::attention_qk_from_name(qk, o.self_attention_qk))
     bad_value("--self-attention-qk", "as-precision, int8 or int8-e4m3pv", qk);
   if (o.self_attention_qk != ops::AttentionQk::AsPrecision &&
       (o.device != Device::CUDA || o.precision != ops::Precision::BF16))

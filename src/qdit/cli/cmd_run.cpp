@@ -26,7 +26,8 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: qdit run MODEL --inputs IN.safetensors --output OUT.safetensors [--component NAME]\n"
-    "                [--precision fp32|bf16] [--threads N] [--device cpu|cuda] [--json]\n"
+    "                [--precision fp32|bf16] [--threads N] [--device cpu|cuda]\n"
+    "                [--self-attention-qk as-precision|int8|int8-e4m3pv] [--json]\n"
     "\n"
     "Runs one forward pass of the Wan DiT in MODEL and writes its noise prediction.\n"
     "\n"
@@ -41,6 +42,10 @@ constexpr const char* kHelp =
     "                   bf16 (GPU default): bf16 GEMM/attention inputs, fp32 residual, norms and time MLP\n"
     "--threads N        CPU threads (default: all cores)\n"
     "--device D         cpu or cuda (default: cuda when this build has CUDA and a GPU is present, else cpu)\n"
+    "--self-attention-qk Q\n"
+    "                   as-precision (default): self-attention at --precision; int8: q.k^T in int8 (Hopper\n"
+    "                   kernel); int8-e4m3pv: int8 q.k^T and P.V in e4m3, the fastest (docs/numerics.md has the\n"
+    "                   error of each); the int8 forms need --device cuda, bf16 and head_dim 128\n"
     "--json             print a JSON summary (times, shape, precision, device) on stdout\n"
     "-h, --help         this text\n"
     "\n"
@@ -48,6 +53,7 @@ constexpr const char* kHelp =
 
 struct Options {
   std::string model, inputs, output, component, precision, device;
+  ops::AttentionQk self_attention_qk = ops::AttentionQk::AsPrecision;
   int threads = 0;
   bool json = false, help = false;
 };
@@ -89,6 +95,10 @@ Options parse(const Args& args) {
     } else if (is(a, "--device")) {
       o.device = value(i, "--device");
       if (o.device != "cpu" && o.device != "cuda") fail_usage("--device must be cpu or cuda, not '" + o.device + "'");
+    } else if (is(a, "--self-attention-qk")) {
+      const std::string v = value(i, "--self-attention-qk");
+      if (!ops::attention_qk_from_name(v, o.self_attention_qk))
+        fail_usage("--self-attention-qk must be as-precision, int8 or int8-e4m3pv, not '" + v + "'");
     } else if (is(a, "--threads")) {
       const std::string v = value(i, "--threads");
       size_t used = 0;
@@ -162,6 +172,9 @@ int cmd_run(const Args& args) {
   const Device device = pick_device(o.device);
   const std::string precision = !o.precision.empty() ? o.precision : device == Device::CUDA ? "bf16" : "fp32";
   if (o.threads > 0) set_num_threads(o.threads);
+  if (o.self_attention_qk != ops::AttentionQk::AsPrecision && (device != Device::CUDA || precision != "bf16"))
+    fail_usage(std::string("--self-attention-qk ") + ops::attention_qk_name(o.self_attention_qk) +
+               " is a CUDA kernel for bf16 precision: give --device cuda (and not --precision fp32)");
   const auto t_start = std::chrono::steady_clock::now();
 
   // Plan (headers only), then the inputs against the planned config, and only then the expensive weight load.
@@ -171,6 +184,10 @@ int cmd_run(const Args& args) {
     load::load_weights(plan, &warnings);  // refuses a plan with errors, naming the first one
     fail_internal("the loader accepted a plan with errors");
   }
+  if (o.self_attention_qk != ops::AttentionQk::AsPrecision && plan.config.head_dim() != 128)
+    fail_usage(std::string("--self-attention-qk ") + ops::attention_qk_name(o.self_attention_qk) +
+               " needs head_dim 128 (every released Wan model's); this model has head_dim " +
+               std::to_string(plan.config.head_dim()));
   const wan::WanInputs inputs = wan::read_run_inputs(o.inputs, plan.config);
   wan::WanWeights weights = wan::weights_to_device(load::load_weights(plan, &warnings), device);
   for (const load::Problem& p : plan.problems)
@@ -181,6 +198,7 @@ int cmd_run(const Args& args) {
   wan::ForwardOptions fo;
   fo.device = device;
   fo.precision = precision == "bf16" ? ops::Precision::BF16 : ops::Precision::FP32;
+  fo.self_attention_qk = o.self_attention_qk;
   const bool show_progress = isatty(STDERR_FILENO) != 0;
   if (show_progress)
     fo.progress = [](int64_t done, int64_t total) {
@@ -202,6 +220,7 @@ int cmd_run(const Args& args) {
                         {"variant", plan.config.variant},
                         {"device", device_name},
                         {"precision", precision},
+                        {"self_attention_qk", ops::attention_qk_name(o.self_attention_qk)},
                         {"threads", num_threads()},
                         {"blocks", plan.config.num_layers},
                         {"output", o.output},

@@ -30,6 +30,15 @@ const char* attention_qk_name(AttentionQk qk) {
   return "?";
 }
 
+bool attention_qk_from_name(const std::string& name, AttentionQk& qk) {
+  for (AttentionQk q : {AttentionQk::AsPrecision, AttentionQk::Int8, AttentionQk::Int8E4m3Pv})
+    if (name == attention_qk_name(q)) {
+      qk = q;
+      return true;
+    }
+  return false;
+}
+
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk) {
   const Device device = common_device("attention", {{"q", &q}, {"k", &k}, {"v", &v}, {"out", &out}});

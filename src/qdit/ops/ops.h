@@ -180,6 +180,8 @@ void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, co
 // rate (about 4x the per-attention error of Int8, ~3.6e-2 on logits of std 1; the same whole-model test).
 enum class AttentionQk : uint8_t { AsPrecision, Int8, Int8E4m3Pv };
 const char* attention_qk_name(AttentionQk qk);  // "as-precision", "int8", "int8-e4m3pv"
+// The inverse of attention_qk_name (command lines); false for any other text.
+bool attention_qk_from_name(const std::string& name, AttentionQk& qk);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk = AttentionQk::AsPrecision);
 // The dtype in which ops::attention on `device` at `p` takes q/k/v and gives out without a conversion pass: BF16
