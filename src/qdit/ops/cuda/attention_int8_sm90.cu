@@ -2,16 +2,18 @@
 //
 // Why this kernel: at Wan's 32760 tokens self-attention is ~60 % of the forward, and cuDNN's bf16 SDPA already runs
 // near bf16 tensor-core speed. Doing q.k^T in int8 (wgmma s8, twice the bf16 rate) cuts the tensor-core time per
-// key tile to 3/4 (P.V stays 16-bit: the accuracy study in bench/RESULTS.md).
+// key tile to 3/4 with P.V in fp16 (kFp8 = false), to 1/2 with P.V in e4m3 (kFp8 = true: 27.7 vs 34.3 ms on an
+// H200, bench/RESULTS.md session 9; the accuracy trade is in attention_int8.h).
 //
 // Structure (one CTA per 192 query rows of one head, 384 threads):
-//  - K tiles (128 keys x 128 int8), V^T tiles (128 channels x 128 keys fp16, two 64-key boxes) and the keys'
-//    scales stream through a ring of stages with TMA, each stage guarded by a "full" mbarrier; the last warp done
-//    with a stage issues its next copy (no producer warp); the q tile is loaded once;
+//  - K tiles (128 keys x 128 int8), V^T tiles (128 channels x 128 keys: fp16 in two 64-key boxes, or e4m3 in one)
+//    and the keys' scales stream through a ring of stages with TMA, each stage guarded by a "full" mbarrier; the
+//    last warp done with a stage issues its next copy (no producer warp); the q tile is loaded once;
 //  - three warpgroups of 64 query rows: S = q8 k8^T with four m64n128k32 s8 wgmmas (exact int32), the online
-//    softmax in registers, then O += P V^T with eight m64n136k16 fp16 wgmmas whose A operand (P) comes straight
-//    from registers (the int32 D fragment of S has the layout of the 16-bit A fragment, hopper.cuh) and whose
-//    last 8 columns are the row sums of P.
+//    softmax in registers, then P V^T with eight m64n136k16 fp16 wgmmas into O, or four m64n136k32 e4m3 wgmmas into
+//    a fresh accumulator added to O; the A operand (P) comes straight from registers (the int32 D fragment of S has
+//    the layout of the 16-bit A fragment, hopper.cuh; for e4m3 the keys of v^T are permuted to make it so) and the
+//    last 8 columns of the product are the row sums of P.
 // Why this shape (all measured on an H200 at L = 32760, 40 heads, bench/RESULTS.md session 7): FlashAttention-3's
 // pipelining (the next tile's q.k^T issued under this tile's softmax) keeps S, O and two P fragments live, ~250
 // registers per thread. With a producer warpgroup and setmaxnreg 24/240 it spilled (ptxas serialised the wgmmas);
