@@ -170,6 +170,40 @@ TEST(FusedInputCuda, GeluIntoEveryFormEqualsTheUnfusedSequence) {
 #endif
 }
 
+// A bf16 FFN hidden (the lean GPU forward's ffn.up output): the producer reads it as its exact fp32 values, so
+// every form equals the producer run on the widened F32 tensor, bit for bit. Shapes take the row-group kernel
+// (8960, 13824), the staged kernel (36864) and the widening fallback (50: rows of no whole group of four).
+TEST(FusedInputCuda, GeluFromBf16EqualsGeluFromTheWidenedF32) {
+  QDIT_REQUIRE_GPU();
+#ifdef QDIT_WITH_CUDA
+  for (auto [t, f] : {std::pair<int64_t, int64_t>{5, 13824}, {4, 50}, {3, 8960}, {2, 36864}}) {
+    SCOPED_TRACE("T=" + std::to_string(t) + " F=" + std::to_string(f));
+    [[maybe_unused]] GpuScratch scratch;
+    Rng rng(300 + f);
+    const Tensor xb = converted(to_gpu(random_normal_f32({t, f}, rng, 0.0, 2.5)), DType::BF16);
+    const Tensor xf = converted(xb, DType::F32);  // exact
+    for (const LinearInputSpec& spec : all_forms()) {
+      SCOPED_TRACE(spec.describe());
+      ops::LinearInput from_bf16 = ops::empty_linear_input(spec, t, f, Device::CUDA);
+      ops::LinearInput from_f32 = ops::empty_linear_input(spec, t, f, Device::CUDA);
+      ops::gelu_tanh(xb, from_bf16);
+      ops::gelu_tanh(xf, from_f32);
+      EXPECT_TRUE(same_bytes(from_bf16.values, from_f32.values));
+      EXPECT_TRUE(same_bytes(from_bf16.token_scale, from_f32.token_scale));
+    }
+  }
+#endif
+}
+
+// The CPU linear takes F32 only, so a BF16 hidden on the CPU is a caller bug, refused (no GPU needed).
+TEST(FusedInputCuda, GeluFromBf16IsRefusedOnTheCpu) {
+#ifdef QDIT_WITH_CUDA
+  Tensor x = Tensor::zeros({2, 8}, DType::BF16);
+  ops::LinearInput out{spec_of(LinearInputForm::F32), Tensor::zeros({2, 8}, DType::F32), Tensor()};
+  EXPECT_THROW(ops::gelu_tanh(x, out), Error);
+#endif
+}
+
 #ifdef QDIT_WITH_CUDA
 // Fused RMSNorm+RoPE on [t, heads * hd] bit-identical to rmsnorm then rope, and within rounding of float64.
 void check_rmsnorm_rope(int64_t t, int64_t heads, int64_t hd, uint64_t seed) {

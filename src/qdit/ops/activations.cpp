@@ -31,7 +31,8 @@ void gelu_tanh(Tensor& x) {
 void gelu_tanh(const Tensor& x, LinearInput& out) {
   StageScope stage(Stage::Pointwise, double(x.nbytes() + out.values.nbytes()));  // qdit bench
   const Device device = common_device("gelu_tanh", {{"x", &x}, {"out", &out.values}});
-  const int64_t t = require_f32_matrix(x, -1, "gelu_tanh", "x");
+  // x: F32, or BF16 on CUDA (a linear's bf16 output: the FFN hidden of the lean GPU forward).
+  const int64_t t = require_activation_matrix(x, -1, device, Precision::BF16, "gelu_tanh", "x");
   if (require_linear_input(out, x.dim(1), "gelu_tanh", "out") != t)
     fail_internal("gelu_tanh: output rows differ from the input rows",
                   expected_found(std::to_string(t) + " rows", shape_str(out.values.shape())));

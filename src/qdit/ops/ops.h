@@ -114,7 +114,7 @@ LinearInput empty_linear_input(const LinearInputSpec& spec, int64_t tokens, int6
 // `out.values` may be the input tensor itself (in place).
 void layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Modulation* mod, float eps,
                LinearInput& out);
-// out = gelu_tanh(x) in out's form; x F32 [T,F].
+// out = gelu_tanh(x) in out's form; x F32 [T,F], or BF16 on CUDA (read as its exact fp32 values).
 void gelu_tanh(const Tensor& x, LinearInput& out);
 
 // ops::linear on an input already in the layer's form (skips the activation quantization/conversion). A form

@@ -170,9 +170,12 @@ void run_block(const WanBlockWeights& w, int64_t index, const BlockContext& ctx,
   ops::residual_add(b.x, b.q, none);
 
   // FFN: modulated LayerNorm, GELU-tanh MLP, gated residual. The hidden activations [L, F] exist only here.
-  // (The GELU stays a separate producer: inside ffn.up's int8 epilogue it measured slower on the H200.)
+  // (The GELU stays a separate producer: inside ffn.up's int8 epilogue it measured slower on the H200.) Where the
+  // forward keeps attention's activations in bf16 (lean GPU buffers) and ctx.bf16_ffn_hidden, the hidden is bf16
+  // too: ffn.up writes it and the GELU producer reads it at half the bytes of fp32.
   ops::ScratchScope ffn_scratch(b.x.device());
-  Tensor hidden = f32({b.x.dim(0), c.ffn_dim}, b.x.device());
+  const bool bf16_hidden = ctx.bf16_ffn_hidden && b.v.dtype() == DType::BF16;
+  Tensor hidden = ops::empty({b.x.dim(0), c.ffn_dim}, bf16_hidden ? DType::BF16 : DType::F32, b.x.device());
   ops::Modulation mod2{b.mod[kShift2], b.mod[kScale2]};
   produce_and_run(
       ctx, name + "ffn.up", b.normed, [&](ops::LinearInput& in) { ops::layernorm(b.x, none, none, &mod2, eps, in); },

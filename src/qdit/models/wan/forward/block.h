@@ -29,6 +29,7 @@ struct BlockContext {
   // q/k/v and output for cuDNN's SDPA). Bit-identical to F32 buffers with separate conversion passes (false: the
   // tests compare the two; ignored with an observer, which sees F32 activations).
   bool lean_activations = true;
+  bool bf16_ffn_hidden = true;  // ForwardOptions::bf16_ffn_hidden (taken where attention's buffers are bf16)
   ops::AttentionQk self_attention_qk = ops::AttentionQk::AsPrecision;  // ForwardOptions::self_attention_qk
 };
 

@@ -102,6 +102,7 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   ctx.observer = o.observer;
   ctx.lean_activations = lean;
   ctx.self_attention_qk = o.self_attention_qk;
+  ctx.bf16_ffn_hidden = o.bf16_ffn_hidden;
   ctx.ones = on_device(host_ones(G, D), dev);
   Tensor e = f32({G, D}, dev);
   {

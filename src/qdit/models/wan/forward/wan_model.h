@@ -30,6 +30,11 @@ struct ForwardOptions {
   // BlockContext::lean_activations). Bit-identical either way; false is for the tests that prove it. Without
   // effect when an observer is set (it sees F32 activations).
   bool lean_activations = true;
+  // With lean bf16 buffers, the FFN hidden (ffn.up's output, the GELU's input) in bf16 too: half the bytes of its
+  // write and re-read (14B: ~20 ms of a 2.2 s forward on an H200, bench/RESULTS.md session 9) at one more bf16
+  // rounding, so unlike lean_activations it changes results (within rounding; the tests that prove the lean
+  // buffers bit-identical turn it off).
+  bool bf16_ffn_hidden = true;
   // The q.k^T of self-attention (the 32760-token one; cross-attention keeps AsPrecision): AttentionQk::Int8 runs
   // the int8-QK kernel (ops::attention: CUDA, BF16, head_dim 128), ~10 % faster than cuDNN's bf16 SDPA on an H200
   // at ~1e-2 relative error per attention (bench/RESULTS.md session 7).
