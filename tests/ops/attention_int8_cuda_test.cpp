@@ -278,6 +278,9 @@ TEST(AttentionInt8QkCuda, RefusesOtherHeadDimsAndFp32) {
   EXPECT_THROW(ops::cuda::attention_with(x, x, x, 1, 0.1f, out, ops::Precision::FP32,
                                          ops::cuda::AttentionKernel::Int8QkSm90),
                Error);
+  EXPECT_THROW(ops::cuda::attention_with(x, x, x, 1, 0.1f, out, ops::Precision::FP32,
+                                         ops::cuda::AttentionKernel::Int8QkE4m3PvSm90),
+               Error);
 }
 #endif
 

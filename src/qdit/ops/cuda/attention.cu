@@ -354,6 +354,7 @@ const char* attention_kernel_name(AttentionKernel k) {
     case AttentionKernel::CudnnSdpa: return "cudnn_sdpa";
     case AttentionKernel::Own: return "own";
     case AttentionKernel::Int8QkSm90: return "int8_qk_sm90";
+    case AttentionKernel::Int8QkE4m3PvSm90: return "int8_qk_e4m3pv_sm90";
   }
   return "?";
 }
@@ -382,24 +383,21 @@ DType attention_io_dtype(Precision p, int64_t head_dim) {
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk) {
   int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
-  if (qk == AttentionQk::Int8E4m3Pv) {
-    if (p != Precision::BF16)
-      fail_internal("attention (CUDA): the int8-QK kernel asked for at FP32 precision",
-                    err_ctx("BF16 precision (P.V in e4m3)", "FP32"));
-    return attention_int8_qk(q, k, v, heads, scale, out, PvFormat::E4M3);
-  }
-  const AttentionKernel kernel = qk == AttentionQk::Int8 ? AttentionKernel::Int8QkSm90 : attention_kernel_for(p, hd);
+  const AttentionKernel kernel = qk == AttentionQk::Int8         ? AttentionKernel::Int8QkSm90
+                                 : qk == AttentionQk::Int8E4m3Pv ? AttentionKernel::Int8QkE4m3PvSm90
+                                                                 : attention_kernel_for(p, hd);
   attention_with(q, k, v, heads, scale, out, p, kernel, kDefaultFlashWarps);
 }
 
 void attention_with(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                     Precision p, AttentionKernel kernel, int flash_warps) {
   if (kernel == AttentionKernel::Own) return attention_variant(q, k, v, heads, scale, out, p, flash_warps);
-  if (kernel == AttentionKernel::Int8QkSm90) {
+  if (kernel == AttentionKernel::Int8QkSm90 || kernel == AttentionKernel::Int8QkE4m3PvSm90) {
     if (p != Precision::BF16)
       fail_internal("attention (CUDA): the int8-QK kernel asked for at FP32 precision",
-                    err_ctx("BF16 precision (P.V in bf16)", "FP32"));
-    return attention_int8_qk(q, k, v, heads, scale, out);
+                    err_ctx("BF16 precision (16-bit or e4m3 P.V)", "FP32"));
+    return attention_int8_qk(q, k, v, heads, scale, out,
+                             kernel == AttentionKernel::Int8QkE4m3PvSm90 ? PvFormat::E4M3 : PvFormat::F16);
   }
   int64_t hd = check_attention_args(q, k, v, heads, out, /*bf16_ok=*/true);
   if (p != Precision::BF16 || !cudnn_sdpa_supports(hd))

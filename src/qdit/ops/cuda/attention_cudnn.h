@@ -22,9 +22,9 @@
 
 namespace qdit::ops::cuda {
 
-// Int8QkSm90: int8 q.k^T, bf16 P.V on Hopper (attention_int8.h), a numerics contract of its own that model code
-// asks for explicitly (never chosen by the rule below).
-enum class AttentionKernel { CudnnSdpa, Own, Int8QkSm90 };
+// Int8QkSm90: int8 q.k^T, fp16 P.V on Hopper (attention_int8.h); Int8QkE4m3PvSm90: the same kernel with e4m3
+// P.V. Numerics contracts of their own that model code asks for explicitly (never chosen by the rule below).
+enum class AttentionKernel { CudnnSdpa, Own, Int8QkSm90, Int8QkE4m3PvSm90 };
 const char* attention_kernel_name(AttentionKernel k);
 
 // Whether cuDNN's SDPA can take this head_dim at all (BF16 only): a multiple of 8 (16-byte bf16 rows), at most 128

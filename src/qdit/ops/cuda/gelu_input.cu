@@ -24,10 +24,6 @@ namespace qdit::ops::cuda {
 
 namespace {
 
-// Four elements of a row as floats: fp32 as they are, bf16 widened exactly.
-__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
-__device__ __forceinline__ float4 load4(const __nv_bfloat16* p) { return load_bf16x4(p); }
-
 template <int V, class T>
 // At most 64 registers a thread, so that 1024-thread blocks (the widest staged rows) can launch.
 __global__ void __launch_bounds__(1024)
@@ -41,7 +37,7 @@ __global__ void __launch_bounds__(1024)
     const int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
     v[j] = make_float4(0.f, 0.f, 0.f, 0.f);
     if (i >= k4) continue;
-    const float4 a = load4(row + 4 * i);
+    const float4 a = load4(row, i);
     v[j] = make_float4(gelu_tanh_value(a.x), gelu_tanh_value(a.y), gelu_tanh_value(a.z), gelu_tanh_value(a.w));
   }
   // When out aliases x (F32 form in place) every thread writes only the float4 it read itself.

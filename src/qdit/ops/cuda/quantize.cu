@@ -15,6 +15,7 @@
 #include "qdit/ops/cuda/internal.h"
 #include "qdit/ops/cuda/quantize.cuh"
 #include "qdit/ops/cuda/reduce.cuh"
+#include "qdit/ops/cuda/row_math.cuh"  // load4
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/cuda/validate.h"
 
@@ -26,13 +27,6 @@ namespace {
 // fp32 exactly, so quantizing it gives the bytes the same value stored as F32 would.
 __device__ __forceinline__ float widen(float v) { return v; }
 __device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float4 load4(const float* row, int64_t i) { return reinterpret_cast<const float4*>(row)[i]; }
-__device__ __forceinline__ float4 load4(const __nv_bfloat16* row, int64_t i) {
-  const uint2 u = reinterpret_cast<const uint2*>(row)[i];
-  const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
-  const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
-  return make_float4(a.x, a.y, b.x, b.y);
-}
 
 template <typename T>
 __global__ void per_token_kernel(const T* __restrict__ x, int8_t* __restrict__ xq, float* __restrict__ s,

@@ -145,36 +145,18 @@ __device__ __forceinline__ float group_max(float v, const RowGroup& g, float* sl
   return group_reduce(v, g, slots, WarpMax{}, Max{});
 }
 
-// Four bf16 (one 8-byte load) widened exactly to floats.
-__device__ __forceinline__ float4 load_bf16x4(const __nv_bfloat16* p) {
-  const uint2 u = *reinterpret_cast<const uint2*>(p);
-  return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xFFFF0000u), __uint_as_float(u.y << 16),
-                     __uint_as_float(u.y & 0xFFFF0000u));
-}
-// load_row (below) from a bf16 row (8-byte aligned, d % 4 == 0): the values widened exactly to fp32.
-template <int V>
-__device__ __forceinline__ void load_row(const __nv_bfloat16* __restrict__ x, int64_t d, int64_t tokens,
-                                         const RowGroup& g, float4 (&v)[V]) {
-  const int d4 = static_cast<int>(d / 4);
-  const bool live = g.row < tokens;
-  const __nv_bfloat16* row = x + (live ? g.row : 0) * d;
-#pragma unroll
-  for (int j = 0; j < V; ++j) {
-    const int i = g.lane + j * g.stride;
-    v[j] = live && i < d4 ? load_bf16x4(row + 4 * i) : make_float4(0.f, 0.f, 0.f, 0.f);
-  }
-}
-// Loads this thread's V float4 of the row (zeros past d4 or for a spare group), all before any is used.
-template <int V>
-__device__ __forceinline__ void load_row(const float* __restrict__ x, int64_t d, int64_t tokens, const RowGroup& g,
+// Loads this thread's V float4 of the row (zeros past d4 or for a spare group), all before any is used. T: float,
+// or __nv_bfloat16 (the values widened exactly to fp32; load4, row_math.cuh).
+template <int V, class T>
+__device__ __forceinline__ void load_row(const T* __restrict__ x, int64_t d, int64_t tokens, const RowGroup& g,
                                          float4 (&v)[V]) {
   const int d4 = static_cast<int>(d / 4);
   const bool live = g.row < tokens;
-  const float4* row = reinterpret_cast<const float4*>(x + (live ? g.row : 0) * d);
+  const T* row = x + (live ? g.row : 0) * d;
 #pragma unroll
   for (int j = 0; j < V; ++j) {
     const int i = g.lane + j * g.stride;
-    v[j] = live && i < d4 ? row[i] : make_float4(0.f, 0.f, 0.f, 0.f);
+    v[j] = live && i < d4 ? load4(row, i) : make_float4(0.f, 0.f, 0.f, 0.f);
   }
 }
 

@@ -13,6 +13,16 @@
 
 namespace qdit::ops::cuda {
 
+// Group i of four consecutive row elements as floats: fp32 as they are (16-byte aligned rows), bf16 widened exactly
+// (8-byte aligned rows), so a BF16 activation gives the bytes the same values stored as F32 would.
+__device__ __forceinline__ float4 load4(const float* row, int64_t i) { return reinterpret_cast<const float4*>(row)[i]; }
+__device__ __forceinline__ float4 load4(const __nv_bfloat16* row, int64_t i) {
+  const uint2 u = reinterpret_cast<const uint2*>(row)[i];
+  const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+  const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
 // rstd = 1 / sqrt(var + eps), each step correctly rounded.
 __device__ __forceinline__ float inv_sqrt_rn(float var, float eps) {
   return __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(var, eps)));

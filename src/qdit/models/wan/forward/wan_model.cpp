@@ -16,7 +16,7 @@ constexpr float kImageNormEps = 1e-5f;
 
 Tensor f32(Shape shape, Device device) { return ops::empty(std::move(shape), DType::F32, device); }
 
-// A host tensor made available on `device`; shared when it is already there.
+// A tensor made available on `device` (copied across devices); shared when it is already there.
 Tensor on_device(const Tensor& host, Device device) {
   if (host.device() == device) return host;
   Tensor t = ops::empty(host.shape(), host.dtype(), device);
@@ -150,10 +150,7 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   observed_linear(o.observer, "head.proj", buf.normed, w.proj_out, tokens, ops::Precision::FP32);
   Tensor video = f32({c.out_channels, grid.frames * c.patch_t, grid.height * c.patch_h, grid.width * c.patch_w}, dev);
   ops::unpatchify(tokens, grid.frames, grid.height, grid.width, c.patch_t, c.patch_h, c.patch_w, video);
-  if (dev == Device::CPU) return video;
-  Tensor host = Tensor::empty(video.shape(), DType::F32);
-  ops::copy(video, host);
-  return host;
+  return on_device(video, Device::CPU);
 }
 
 }  // namespace qdit::wan
