@@ -321,8 +321,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       return pair;
     };
     // e4m3: the probabilities of the same columns in fp32 (ex2.approx.f16x2 is two MUFU operations on sm_90, no
-    // cheaper than two fp32 ones, and the fp32 route saves the conversion to fp16 before the exponential: the
-    // conversions, not the tensor cores, bound this kernel once P.V runs at the int8 rate).
+    // cheaper than two fp32 ones, and the fp32 route saves the conversion to fp16 before the exponential: an
+    // instruction fewer per pair in a kernel that Nsight Compute shows issue-bound, bench/RESULTS.md session 9).
     auto p_f32 = [&](int j, int h, int e) {
       const float pr = ex2(fmaf(x[4 * j + 2 * h + e], c_row[h], -mp[h]));
       if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
