@@ -11,6 +11,10 @@
 //   int8-qk     q and k (k smoothed) in int8 with a scale per block of 64 q rows / 128 k rows, exact integer
 //               q.k, P and v in bf16 (SageAttention-style: int8 QK^T, bf16 P.V)
 //   int8-qk-tok the same with a scale per token for q and k
+//   int8-qk-f16pv / int8-qk-fp8pv  per-token q and k, P.V in fp16 / e4m3 with per-channel v (the kernel's forms
+//               before session 10)
+//   int8-qkb-f16pv / int8-qkb-fp8pv  the same with k's scale per block of 128 keys (the kernel's tile: one
+//               scale per tile lets the softmax skip a multiply per score)
 // Inputs: q ~ N(0, sigma^2) (sigma sets how peaked attention is: logit std = sigma), k ~ N(0, 1) plus a per-channel
 // offset ~ N(0, 4) that every token shares (real k carries such a bias; smoothing removes it), v ~ N(0, 1).
 //
@@ -230,6 +234,8 @@ int main(int argc, char** argv) {
         {"int8-qk-tok", int8_per_block(q, d, 1), int8_per_block(ks, d, 1), map(v, round_bf16), round_bf16},
         {"int8-qk-f16pv", int8_per_block(q, d, 1), int8_per_block(ks, d, 1), map(v, round_f16), round_f16, true},
         {"int8-qk-fp8pv", int8_per_block(q, d, 1), int8_per_block(ks, d, 1), fp8_per_channel(v, d), p_e4m3, true},
+        {"int8-qkb-f16pv", int8_per_block(q, d, 1), int8_per_block(ks, d, 128), map(v, round_f16), round_f16, true},
+        {"int8-qkb-fp8pv", int8_per_block(q, d, 1), int8_per_block(ks, d, 128), fp8_per_channel(v, d), p_e4m3, true},
     };
     std::vector<double> num(candidates.size(), 0.0);
     double den = 0;

@@ -1,6 +1,6 @@
 // The int8-QK Hopper attention (ops/cuda/attention_int8.h) against two float64 references written here:
-//  - "quantized": the contract's own arithmetic (k's mean over keys subtracted, q and k quantized per token and
-//    head with scale max|x| / 127 and round-half-even, v in fp16 after its per-channel power-of-two scaling),
+//  - "quantized": the contract's own arithmetic (k's mean over keys subtracted, q quantized per token and head, k
+//    per tile of 128 keys and head, with scale max|x| / 127 and round-half-even, v in fp16 after its per-channel power-of-two scaling),
 //    then exact softmax and P.V. The kernel differs from it only by its fp16 exponentials and P and fp32 sums, so
 //    this bound is tight: a wrong scale, lost mean, mis-laid fragment or key range is off by far more;
 //  - "exact": attention of the unrounded inputs, the error the contract costs (the accuracy study,
@@ -29,22 +29,27 @@ namespace {
 #ifdef QDIT_WITH_CUDA
 constexpr int64_t kHd = 128;
 
-// The contract's quantization in float64: per (token, head), x (minus `mean` when given) -> q * scale.
+// The contract's quantization in float64: per (block of `block` rows, head), x (minus `mean` when given) -> q *
+// scale. q: blocks of 1 token; k: blocks of 128 keys (the kernel's tiles; the last one may be short).
 std::vector<double> quantize_dequantize(const std::vector<double>& x, int64_t rows, int64_t heads,
-                                        const std::vector<double>* mean) {
+                                        const std::vector<double>* mean, int64_t block) {
   const int64_t w = heads * kHd;
   std::vector<double> out(x.size());
-  for (int64_t r = 0; r < rows; ++r)
+  for (int64_t r0 = 0; r0 < rows; r0 += block)
     for (int64_t h = 0; h < heads; ++h) {
+      const int64_t r1 = std::min(rows, r0 + block);
       double amax = 0;
-      std::vector<double> v(kHd);
-      for (int64_t d = 0; d < kHd; ++d) {
-        v[d] = x[r * w + h * kHd + d] - (mean ? (*mean)[h * kHd + d] : 0.0);
-        amax = std::max(amax, std::fabs(v[d]));
-      }
+      std::vector<double> v((r1 - r0) * kHd);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t d = 0; d < kHd; ++d) {
+          double& y = v[(r - r0) * kHd + d];
+          y = x[r * w + h * kHd + d] - (mean ? (*mean)[h * kHd + d] : 0.0);
+          amax = std::max(amax, std::fabs(y));
+        }
       const double scale = static_cast<float>(amax / 127.0);
-      for (int64_t d = 0; d < kHd; ++d)
-        out[r * w + h * kHd + d] = amax > 0 ? std::nearbyint(v[d] / scale) * scale : 0.0;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t d = 0; d < kHd; ++d)
+          out[r * w + h * kHd + d] = amax > 0 ? std::nearbyint(v[(r - r0) * kHd + d] / scale) * scale : 0.0;
     }
   return out;
 }
@@ -135,6 +140,7 @@ struct Case {
   bool bf16_io = false;     // q, k, v and out in bf16 (the lean forward's buffers)
   double k_offset_std = 0;  // a per-channel offset shared by every key
   bool e4m3_pv = false;     // P.V in e4m3 (PvFormat::E4M3)
+  bool k_tile_magnitudes = false;  // keys scaled by 1/8 in the second tile and by 2 in every 16th key elsewhere
 };
 
 struct Result {
@@ -151,14 +157,19 @@ Result run_case(const Case& c, const std::vector<int64_t>& rows = {}) {
     for (int64_t r = 0; r < c.lk; ++r)
       for (int64_t i = 0; i < w; ++i) k.data<float>()[r * w + i] += offset.data<float>()[i];
   }
+  if (c.k_tile_magnitudes)
+    for (int64_t r = 0; r < c.lk; ++r) {
+      const float mag = (r >= 128 && r < 256) ? 0.125f : (r % 16 == 0 ? 2.0f : 1.0f);
+      for (int64_t i = 0; i < w; ++i) k.data<float>()[r * w + i] *= mag;
+    }
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHd));
   // In bf16 mode the kernel sees bf16-rounded inputs: the references start from the same values.
   auto values = [&](const Tensor& t) { return c.bf16_io ? bf16_rounded(t) : as_doubles(t); };
   const std::vector<double> qv = values(q), kv = values(k), vv = values(v);
   const std::vector<int64_t> sel = rows.empty() ? all_rows(c.lq) : rows;
   const std::vector<double> kmean = column_mean(kv, c.lk, w);
-  const std::vector<double> q8 = quantize_dequantize(qv, c.lq, c.heads, nullptr),
-                            k8 = quantize_dequantize(kv, c.lk, c.heads, &kmean);
+  const std::vector<double> q8 = quantize_dequantize(qv, c.lq, c.heads, nullptr, 1),
+                            k8 = quantize_dequantize(kv, c.lk, c.heads, &kmean, 128);
   const std::vector<double> quantized =
       c.e4m3_pv ? attention_e4m3_pv_ref(q8, k8, e4m3_per_channel(vv, c.lk, w), c.lk, c.heads, scale, sel)
                 : attention_ref(q8, k8, f16_per_channel(vv, c.lk, w), c.lq, c.lk, c.heads, kHd, scale, sel);
@@ -230,6 +241,63 @@ TEST(AttentionInt8QkCuda, SharedKeyOffsetIsSmoothedAway) {
   const Result offset = run_case({256, 384, 1, 6, false, 4.0});
   EXPECT_LT(offset.vs_quantized, kVsQuantized);
   EXPECT_LT(offset.vs_exact, 1.5 * plain.vs_exact + 1e-3);
+}
+
+// The prepared k (attention_int8.h): its mean over keys subtracted, then one scale per tile of 128 keys and head,
+// held by every key of the tile (0 past the end), and round-half-even quotients. Integer inputs make the fp32
+// column sums exact, so the expected mean, scale and quotients are computed here with the same fp32 operations and
+// must match bit for bit. The tiles' magnitudes differ (1, 1/8, then 4), so a per-key or per-head scale is caught.
+TEST(AttentionInt8QkCuda, PreparedKHasOneScalePerTileAndHead) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  const int64_t lk = 300, heads = 2, w = heads * kHd, padded = 384;
+  Rng rng(21);
+  Tensor k = Tensor::empty({lk, w}, DType::F32);
+  for (int64_t r = 0; r < lk; ++r)
+    for (int64_t c = 0; c < w; ++c) {
+      const float mag = r < 128 ? 1.0f : r < 256 ? 0.125f : 4.0f;
+      k.data<float>()[r * w + c] = mag * static_cast<float>(rng.integer(-40, 40));
+    }
+  const Tensor kd = to_gpu(k);
+  const ops::cuda::Int8QkOperands o = ops::cuda::prepare_int8_qk_operands(kd, kd, kd, heads);
+  ASSERT_EQ(o.lk_padded, padded);
+  const Tensor k8 = to_cpu(Tensor::view(o.k8, {lk, w}, DType::I8, nullptr, Device::CUDA));
+  const Tensor ks = to_cpu(Tensor::view(o.k_scale, {heads, padded}, DType::F32, nullptr, Device::CUDA));
+  std::vector<float> mean(w);
+  for (int64_t c = 0; c < w; ++c) {
+    float sum = 0;  // exact: multiples of 1/8 well inside fp32's integers
+    for (int64_t r = 0; r < lk; ++r) sum += k.data<float>()[r * w + c];
+    mean[c] = sum / static_cast<float>(lk);
+  }
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t t0 = 0; t0 < padded; t0 += 128) {
+      float amax = 0;
+      for (int64_t r = t0; r < std::min(lk, t0 + 128); ++r)
+        for (int64_t d = 0; d < kHd; ++d)
+          amax = std::max(amax, std::fabs(k.data<float>()[r * w + h * kHd + d] - mean[h * kHd + d]));
+      const float scale = amax / 127.0f;
+      for (int64_t r = t0; r < t0 + 128; ++r) {
+        ASSERT_EQ(ks.data<float>()[h * padded + r], r < lk ? scale : 0.0f) << "head " << h << " key " << r;
+        if (r >= lk) continue;
+        for (int64_t d = 0; d < kHd; ++d) {
+          const float x = k.data<float>()[r * w + h * kHd + d] - mean[h * kHd + d];
+          ASSERT_EQ(k8.data<int8_t>()[r * w + h * kHd + d], static_cast<int8_t>(std::nearbyint(x / scale)))
+              << "head " << h << " key " << r << " channel " << d;
+        }
+      }
+    }
+}
+
+// Keys whose magnitudes differ by 64x between tiles and by 16x inside one: each tile's scale serves its own keys,
+// and the kernel still computes the quantized function (the reference quantizes per tile too).
+TEST(AttentionInt8QkCuda, KeyMagnitudesVaryingInsideAndAcrossTiles) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  for (bool e4m3 : {false, true}) {
+    const Result r = run_case({200, 400, 1, 31, false, 0, e4m3, /*k_tile_magnitudes=*/true});
+    EXPECT_LT(r.vs_quantized, e4m3 ? kVsQuantizedE4m3 : kVsQuantized);
+    EXPECT_LT(r.vs_quantized, e4m3 ? 0.5 * r.vs_exact : r.vs_exact);
+  }
 }
 
 // An all-zero query row has scale 0: its scores are all 0, so its output is the plain mean of v over the keys.

@@ -172,12 +172,13 @@ void rmsnorm_rope(const Tensor& x, const Tensor& w, float eps, int64_t heads, co
 // q, k, v and out are F32, or BF16 exactly where attention_io_dtype says so (each tensor either way).
 //
 // qk = AttentionQk::Int8 asks for the int8 q.k^T kernel instead (CUDA on Hopper, BF16 precision, head_dim 128;
-// anything else is a Usage error, never a silent switch back): q and k quantized per token and head after k's
-// mean over keys is subtracted, exact int32 products, fp16 exponentials and P.V. Its contract and error budget:
-// ops/cuda/attention_int8.h (about 1e-2 relative on one attention with logits of std 1, most of it the int8
-// rounding of q and k; the whole-model test in tests/forward/attention_int8_forward_cuda_test.cpp).
+// anything else is a Usage error, never a silent switch back): q quantized per token and head, k per tile of 128
+// keys and head after k's mean over keys is subtracted, exact int32 products, fp16 exponentials and P.V. Its
+// contract and error budget: ops/cuda/attention_int8.h (about 1.1e-2 relative on one attention with logits of
+// std 1, most of it the int8 rounding of q and k; the whole-model test in
+// tests/forward/attention_int8_forward_cuda_test.cpp).
 // qk = AttentionQk::Int8E4m3Pv: the same kernel with P.V in e4m3 (fp8) instead of fp16, at int8's tensor-core
-// rate (about 4x the per-attention error of Int8, ~3.6e-2 on logits of std 1; the same whole-model test).
+// rate (about 3.5x the per-attention error of Int8, ~3.8e-2 on logits of std 1; the same whole-model test).
 enum class AttentionQk : uint8_t { AsPrecision, Int8, Int8E4m3Pv };
 const char* attention_qk_name(AttentionQk qk);  // "as-precision", "int8", "int8-e4m3pv"
 // The inverse of attention_qk_name (command lines); false for any other text.

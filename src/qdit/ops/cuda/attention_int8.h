@@ -1,13 +1,18 @@
 // Int8-QK attention for Hopper (AttentionKernel::Int8QkSm90; attention_cudnn.h has the kernel rule): softmax(q k^T
-// * scale) v with q and k quantized to int8 per token and head, the products q.k exact in int32 on the tensor
+// * scale) v with q quantized to int8 per token and head and k per tile of 128 keys and head, the products q.k exact in int32 on the tensor
 // cores (wgmma s8, twice bf16's rate), and P.V in fp16 with fp32 accumulation.
 //
 // The numerics contract (why it stays inside the whole-model 1e-2 budget; bench/attention_8bit_study.cpp):
 //  - k is "smoothed" first: its mean over all keys (per channel) is subtracted. That shifts every score of a query
 //    row by the same amount, which softmax ignores, and it removes the offset all keys share, so the int8 grid is
 //    spent on what differs between keys;
-//  - q and the smoothed k are quantized symmetrically per (token, head): scale = max|x| / 127, x / scale rounded
-//    half to even (an all-zero row has scale 0 and quantizes to zeros);
+//  - q is quantized symmetrically per (token, head), the smoothed k per (tile of kInt8QkKeysPerTile = 128 keys,
+//    head): scale = max|x| / 127 over those 128 (q) or 128 x 128 (k) values, x / scale rounded half to even (all
+//    zeros: scale 0, zeros). k's scale per tile rather than per key (SageAttention's choice) lets the kernel take
+//    each row's maximum on the exact int32 scores and turn a score into its exponent argument with one fma: the
+//    kernel is bound by instruction issue, and this saves ~1.75 of ~7.5 instructions per score. It costs little:
+//    one attention at logits of std 1 goes from 3.64e-2 to 3.75e-2 relative L2 with e4m3 P.V, 9.1e-3 to 1.1e-2
+//    with fp16 P.V (bench/attention_8bit_study.cpp, int8-qk[b]-*pv);
 //  - score = (q8 . k8) * q_scale * k_scale * scale, the exponent argument (log2 units, against a running row
 //    maximum) in fp32, then rounded to fp16 and exponentiated in fp16 (ex2.approx.f16x2, two per instruction);
 //    P stays fp16, 3 more mantissa bits than bf16 (against the float64 evaluation of this same quantized
@@ -55,7 +60,8 @@ struct Int8QkOperands {
   int8_t* q8 = nullptr;            // [lq, heads * 128]
   int8_t* k8 = nullptr;            // [lk, heads * 128], smoothed
   float* q_scale = nullptr;        // [heads, lq]
-  float* k_scale = nullptr;        // [heads, lk_padded], zero past lk
+  float* k_scale = nullptr;        // [heads, lk_padded]: every key of a tile of 128 holds the tile's scale; zero
+                                   // past lk
   void* vt = nullptr;              // [heads * 128, lk_padded] fp16 or e4m3 (pv): row h * 128 + d is channel d of
                                    // head h over keys, divided by v_scale[h * 128 + d]; e4m3: keys permuted per
                                    // 32 (fp8_key_of_column), zeros past lk

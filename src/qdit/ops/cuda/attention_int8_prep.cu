@@ -1,5 +1,5 @@
 // Operand preparation of the int8-QK attention (attention_int8.h has the numerics contract): k's mean over keys,
-// q and smoothed k quantized per (token, head), v's largest magnitude per channel, v transposed per head into
+// q quantized per (token, head) and smoothed k per (key tile, head), v's largest magnitude per channel, v transposed per head into
 // fp16 scaled by a power of two per channel. Memory-bound passes over the three activations.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -87,27 +87,19 @@ __global__ void column_finish_kernel(const float* partial, int chunks, int64_t w
   }
 }
 
-// One warp per (token, head): 128 values (minus `mean` when given), scale = max|x| / 127, x / scale rounded half
-// to even. Tokens in [rows, padded_rows) only get a zero scale (the kernel reads whole tiles of scales).
+// q: one warp per (token, head): 128 values, scale = max|x| / 127, x / scale rounded half to even.
 constexpr int kQuantWarps = 8;
 template <class T>
 __global__ void __launch_bounds__(32 * kQuantWarps)
-    quantize_per_token_head_kernel(const T* x, const float* mean, int64_t rows, int64_t padded_rows, int64_t heads,
-                                   int8_t* q, float* scale) {
+    quantize_per_token_head_kernel(const T* x, int64_t rows, int64_t heads, int8_t* q, float* scale) {
   const int64_t item = int64_t(blockIdx.x) * kQuantWarps + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  if (item >= padded_rows * heads) return;
-  const int64_t head = item / padded_rows, token = item % padded_rows;
-  if (token >= rows) {
-    if (lane == 0) scale[head * padded_rows + token] = 0.f;
-    return;
-  }
+  if (item >= rows * heads) return;
+  const int64_t head = item / rows, token = item % rows;
   const int64_t width = heads * kHeadDim, col = head * kHeadDim + 4 * lane;
   const T* src = x + token * width + col;
   const float2 a = load_pair(src), b = load_pair(src + 2);
-  float v[4] = {a.x, a.y, b.x, b.y};
-  if (mean)
-    for (int i = 0; i < 4; ++i) v[i] -= mean[col + i];
+  const float v[4] = {a.x, a.y, b.x, b.y};
   float amax = 0.f;
   for (int i = 0; i < 4; ++i) amax = fmaxf(amax, fabsf(v[i]));
   amax = warp_max(amax);
@@ -120,7 +112,61 @@ __global__ void __launch_bounds__(32 * kQuantWarps)
     out = make_char4(quant(v[0]), quant(v[1]), quant(v[2]), quant(v[3]));
   }
   *reinterpret_cast<char4*>(q + token * width + col) = out;
-  if (lane == 0) scale[head * padded_rows + token] = s;
+  if (lane == 0) scale[head * rows + token] = s;
+}
+
+// k per (key tile, head): one block of 8 warps per tile of kInt8QkKeysPerTile keys and one head, each warp 16 of
+// the tile's keys with 4 channels a lane, all in registers: the smoothed values (k minus its mean), scale = their
+// largest magnitude over the whole tile / 127, x / scale rounded half to even. Every key of the tile gets the
+// tile's scale in `scale` (keys in [rows, padded_rows): 0).
+constexpr int kTileWarps = 8, kKeysPerWarp = kInt8QkKeysPerTile / kTileWarps;
+template <class T>
+__global__ void __launch_bounds__(32 * kTileWarps)
+    quantize_k_per_tile_kernel(const T* x, const float* mean, int64_t rows, int64_t padded_rows, int64_t heads,
+                               int8_t* q, float* scale) {
+  __shared__ float warp_amax[kTileWarps];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t head = blockIdx.y, first = int64_t(blockIdx.x) * kInt8QkKeysPerTile + warp * kKeysPerWarp;
+  const int64_t width = heads * kHeadDim, col = head * kHeadDim + 4 * lane;
+  const float4 mu = *reinterpret_cast<const float4*>(mean + col);
+  float v[kKeysPerWarp][4];
+  float amax = 0.f;
+#pragma unroll
+  for (int i = 0; i < kKeysPerWarp; ++i) {
+    const int64_t token = first + i;
+    float2 a = make_float2(0.f, 0.f), b = a;
+    if (token < rows) {
+      const T* src = x + token * width + col;
+      a = load_pair(src);
+      b = load_pair(src + 2);
+      a.x -= mu.x, a.y -= mu.y, b.x -= mu.z, b.y -= mu.w;
+    }
+    v[i][0] = a.x, v[i][1] = a.y, v[i][2] = b.x, v[i][3] = b.y;
+    amax = fmaxf(amax, fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(b.x), fabsf(b.y))));
+  }
+  amax = warp_max(amax);
+  if (lane == 0) warp_amax[warp] = amax;
+  __syncthreads();
+#pragma unroll
+  for (int w = 0; w < kTileWarps; ++w) amax = fmaxf(amax, warp_amax[w]);
+  const float s = amax / 127.0f;
+#pragma unroll
+  for (int i = 0; i < kKeysPerWarp; ++i) {
+    const int64_t token = first + i;
+    if (token >= rows) break;
+    char4 out = make_char4(0, 0, 0, 0);
+    if (amax > 0.f) {
+      auto quant = [&](float t) {
+        return static_cast<signed char>(max(-127, min(127, __float2int_rn(__fdiv_rn(t, s)))));
+      };
+      out = make_char4(quant(v[i][0]), quant(v[i][1]), quant(v[i][2]), quant(v[i][3]));
+    }
+    *reinterpret_cast<char4*>(q + token * width + col) = out;
+  }
+  if (threadIdx.x < kInt8QkKeysPerTile) {
+    const int64_t token = int64_t(blockIdx.x) * kInt8QkKeysPerTile + threadIdx.x;
+    if (token < padded_rows) scale[head * padded_rows + token] = token < rows ? s : 0.f;
+  }
 }
 
 // The element types v^T is stored in: fp16, or e4m3 (round to nearest even, saturating; |x| < 256 here).
@@ -172,13 +218,11 @@ float* column_stat(const Tensor& x, const char* arg, int top = 0) {
   return out.data<float>();
 }
 
-void quantize_per_token_head(const Tensor& x, const float* mean, int64_t padded_rows, int64_t heads, int8_t* q,
-                             float* scale, const char* arg) {
-  const int64_t items = padded_rows * heads;
+void quantize_per_token_head(const Tensor& x, int64_t heads, int8_t* q, float* scale, const char* arg) {
+  const int64_t items = x.dim(0) * heads;
   const unsigned blocks = static_cast<unsigned>((items + kQuantWarps - 1) / kQuantWarps);
   with_f32_or_bf16(x, "attention (int8 QK)", arg, [&](auto* p) {
-    quantize_per_token_head_kernel<<<blocks, 32 * kQuantWarps, 0, stream()>>>(p, mean, x.dim(0), padded_rows,
-                                                                              heads, q, scale);
+    quantize_per_token_head_kernel<<<blocks, 32 * kQuantWarps, 0, stream()>>>(p, x.dim(0), heads, q, scale);
   });
   QDIT_CUDA_LAUNCH_CHECK("quantize_per_token_head_kernel");
 }
@@ -209,8 +253,13 @@ Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const 
 
   const float* k_mean = column_stat<false>(k, "k");
   o.v_scale = column_stat<true>(v, "v", fp8 ? 8 : 15);
-  quantize_per_token_head(q, nullptr, o.lq, heads, o.q8, o.q_scale, "q");
-  quantize_per_token_head(k, k_mean, o.lk_padded, heads, o.k8, o.k_scale, "k");
+  quantize_per_token_head(q, heads, o.q8, o.q_scale, "q");
+  const dim3 k_grid(static_cast<unsigned>(o.lk_padded / kInt8QkKeysPerTile), static_cast<unsigned>(heads));
+  with_f32_or_bf16(k, "attention (int8 QK)", "k", [&](auto* p) {
+    quantize_k_per_tile_kernel<<<k_grid, 32 * kTileWarps, 0, stream()>>>(p, k_mean, o.lk, o.lk_padded, heads, o.k8,
+                                                                         o.k_scale);
+  });
+  QDIT_CUDA_LAUNCH_CHECK("quantize_k_per_tile_kernel");
   const int64_t cols_out = fp8 ? o.lk_padded : o.lk;
   const dim3 grid(static_cast<unsigned>((cols_out + 31) / 32), static_cast<unsigned>(width / 32));
   with_f32_or_bf16(v, "attention (int8 QK)", "v", [&](auto* p) {

@@ -21,11 +21,14 @@
 // order (39.0 / 38.8 vs 37.6 ms), and 64-key tiles that fit the pipeline in 168 registers ran 38.0 ms. Three
 // warpgroups in the plain order (168 registers, the most 384 threads can have) overlap one another instead and
 // share each K/V tile among 192 rows: 34.3 ms, cuDNN 37.7 ms.
-// Scores: s_int * q_scale * k_scale * softmax_scale * log2(e); keys past the end (the last tile, zero-filled by
-// TMA) get probability 0.
+// Scores: s_int * q_scale * k_scale * softmax_scale * log2(e), k_scale one per key tile (so the row maximum is
+// taken on the int32 scores and each score costs one integer add, one fma and the exponential on its way to P:
+// the kernel is issue-bound, bench/RESULTS.md sessions 9-10); keys past the end (the last tile, zero-filled by TMA)
+// get probability 0.
 #include <cuda.h>
 #include <cuda_bf16.h>
 
+#include <climits>
 #include <cmath>
 #include <mutex>
 #include <string>
@@ -62,8 +65,9 @@ constexpr int kVBoxBytes = kHd * 128;
 constexpr int kOnesBytes = 8 * 128;
 constexpr int kVBlockBytes = kVBoxBytes + kOnesBytes;
 constexpr int kOutCols = kHd + 8;
-// The key tile's k scales (128 floats) come with it into shared memory: read from global memory inside the
-// softmax, their latency sat on every tile's critical path (the loads cannot start before the MMA wait).
+// The key tile's k scales (128 floats, all the tile's one scale) come with it into shared memory: read from global
+// memory inside the softmax, their latency sat on every tile's critical path (the loads cannot start before the MMA
+// wait).
 constexpr int kScaleBytes = kBlockN * 4;
 template <bool kFp8>
 struct Layout {
@@ -92,7 +96,7 @@ struct Args {
 
 // int32 -> float without the conversion unit (I2F runs at a quarter of the FMA rate, like ex2, and the softmax
 // converts every score): for |i| < 2^22, 1.5 * 2^23 + i is an exact float whose bits are 0x4B400000 + i. The
-// score i * k_scale is then fma(magic_float(i), k_scale, -kMagic * k_scale); the one rounding of the constant
+// exponent argument i * c - b is then fma(magic_float(i), c, -(kMagic * c + b)); the one rounding of the constant
 // term costs at most ~1 unit of i (|q8 . k8| <= 128 * 127 * 127 = 2064512 < 2^22, typical values in the
 // thousands). Its effect on a logit is below 1e-4 of P's fp16 rounding.
 constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
@@ -275,45 +279,45 @@ __global__ void __launch_bounds__(kThreads, 1)
   constexpr float kPOffset = kFp8 ? 8.807354922057604f : 0.f;  // log2(448)
   auto softmax = [&](auto tail_c, int t, float (&corr)[2]) {
     constexpr bool kTail = decltype(tail_c)::value;
-    const uint32_t ksp = scales + (uint32_t(t) % kStages) * kScaleBytes + 8 * quad;
-    float x[64];
-    float mx[2] = {-INFINITY, -INFINITY};
+    // The tile's k scale: every key of a tile carries the same one (the contract), so the row maximum is taken
+    // over the exact int32 scores and the exponent argument is one fma per score.
+    float ks;
+    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(ks) : "r"(scales + (uint32_t(t) % kStages) * kScaleBytes));
+    int mx[2] = {INT_MIN, INT_MIN};
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      float2 kscale;
-      asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(kscale.x), "=f"(kscale.y) : "r"(ksp + 32 * j));
-      const float off0 = -kMagic * kscale.x, off1 = -kMagic * kscale.y;
       const int col = t * kBlockN + 8 * j + 2 * quad;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        float x0 = fmaf(magic_float(s[4 * j + 2 * h]), kscale.x, off0);
-        float x1 = fmaf(magic_float(s[4 * j + 2 * h + 1]), kscale.y, off1);
-        if constexpr (kTail) {
-          if (col >= a.lk) x0 = -INFINITY;
-          if (col + 1 >= a.lk) x1 = -INFINITY;
+        if constexpr (kTail) {  // keys past the end (zero-filled, scores 0) take no part in the maximum
+          if (col >= a.lk) s[4 * j + 2 * h] = INT_MIN;
+          if (col + 1 >= a.lk) s[4 * j + 2 * h + 1] = INT_MIN;
         }
-        x[4 * j + 2 * h] = x0;
-        x[4 * j + 2 * h + 1] = x1;
-        mx[h] = fmaxf(mx[h], fmaxf(x0, x1));
+        mx[h] = max(mx[h], max(s[4 * j + 2 * h], s[4 * j + 2 * h + 1]));
       }
     }
+    float cr[2], nc[2];  // log2 units per unit of int32 score; minus the exponent argument's constant term
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      const float cand = mx[h] * c_row[h];  // every tile holds a valid key: mx is finite
+      mx[h] = max(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = max(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      cr[h] = ks * c_row[h];
+      const float cand = static_cast<float>(mx[h]) * cr[h];  // every tile holds a valid key: mx is a score
       corr[h] = 1.f;
       if (cand > m[h] + kSlack) {  // always on the first tile (m = -inf): corr = 0 then, O is still zero
         corr[h] = ex2(m[h] - cand);
         m[h] = cand;
       }
+      // score * cr - (m - offset) = fma(magic_float(score), cr, -(kMagic * cr + m - offset)): the constant's one
+      // rounding costs at most ~1 unit of the int32 score (see magic_float).
+      nc[h] = -fmaf(kMagic, cr[h], m[h] - kPOffset);
     }
-    const float mp[2] = {m[0] - kPOffset, m[1] - kPOffset};
     // The fp16 pair of P for columns 8j + 2 * quad (+ 1) of row h (elements 4j + 2h (+ 1) of s).
     auto p_pair = [&](int j, int h) {
       const int i = 4 * j + 2 * h;
-      uint32_t pair = ex2_f16x2(pack_f16(fmaf(x[i], c_row[h], -mp[h]), fmaf(x[i + 1], c_row[h], -mp[h])));
-      if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
+      uint32_t pair = ex2_f16x2(
+          pack_f16(fmaf(magic_float(s[i]), cr[h], nc[h]), fmaf(magic_float(s[i + 1]), cr[h], nc[h])));
+      if constexpr (kTail) {  // keys past the end: 0
         const int col = t * kBlockN + 8 * j + 2 * quad;
         if (col >= a.lk) pair &= 0xFFFF0000u;
         if (col + 1 >= a.lk) pair &= 0x0000FFFFu;
@@ -324,8 +328,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     // cheaper than two fp32 ones, and the fp32 route saves the conversion to fp16 before the exponential: an
     // instruction fewer per pair in a kernel that Nsight Compute shows issue-bound, bench/RESULTS.md session 9).
     auto p_f32 = [&](int j, int h, int e) {
-      const float pr = ex2(fmaf(x[4 * j + 2 * h + e], c_row[h], -mp[h]));
-      if constexpr (kTail) {  // keys past the end: 0 (also when c_row = 0, where -inf * 0 is NaN)
+      const float pr = ex2(fmaf(magic_float(s[4 * j + 2 * h + e]), cr[h], nc[h]));
+      if constexpr (kTail) {  // keys past the end: 0
         if (t * kBlockN + 8 * j + 2 * quad + e >= a.lk) return 0.f;
       }
       return pr;
