@@ -288,6 +288,67 @@ TEST(AttentionInt8QkCuda, PreparedKHasOneScalePerTileAndHead) {
     }
 }
 
+// e4m3 byte -> value (bias 7, 3 mantissa bits, subnormals below 2^-6; 0x7F/0xFF are NaN).
+double decode_e4m3(uint8_t b) {
+  const int e = (b >> 3) & 15, m = b & 7;
+  if (e == 15 && m == 7) return NAN;
+  const double mag = e == 0 ? std::ldexp(m, -9) : std::ldexp(8 + m, e - 10);
+  return (b & 0x80) ? -mag : mag;
+}
+
+// The prepared q and v^T (attention_int8.h), from bf16 inputs (the forward's) at an odd head count and a length
+// that is no multiple of 32 or 128: q8 and q_scale per (token, head) bit-exact against the same fp32 operations
+// here; v_scale the power of two putting each channel's largest magnitude in [2^(top-1), 2^top); v^T's elements
+// exactly v / v_scale rounded to fp16 or e4m3 (the division is exact), e4m3 at the permuted key of each column
+// and zeros from lk to the padded length.
+TEST(AttentionInt8QkCuda, PreparedQAndTransposedVMatchTheContract) {
+  QDIT_REQUIRE_GPU();
+  GpuScratch scratch;
+  const int64_t l = 300, heads = 3, w = heads * kHd;
+  Rng rng(22);
+  const Tensor q = converted(to_gpu(random_normal_f32({l, w}, rng)), DType::BF16);
+  const Tensor v = converted(to_gpu(random_normal_f32({l, w}, rng, 0.0, 3.0)), DType::BF16);
+  const std::vector<double> qh = as_doubles(to_cpu(converted(q, DType::F32)));
+  const std::vector<double> vh = as_doubles(to_cpu(converted(v, DType::F32)));
+  for (bool e4m3 : {false, true}) {
+    SCOPED_TRACE(e4m3 ? "e4m3" : "fp16");
+    const ops::cuda::Int8QkOperands o =
+        ops::cuda::prepare_int8_qk_operands(q, q, v, heads, e4m3 ? ops::cuda::PvFormat::E4M3 : ops::cuda::PvFormat::F16);
+    const int64_t lp = o.lk_padded;
+    const Tensor q8 = to_cpu(Tensor::view(o.q8, {l, w}, DType::I8, nullptr, Device::CUDA));
+    const Tensor qs = to_cpu(Tensor::view(o.q_scale, {heads, l}, DType::F32, nullptr, Device::CUDA));
+    const Tensor vs = to_cpu(Tensor::view(o.v_scale, {w}, DType::F32, nullptr, Device::CUDA));
+    const Tensor vt = to_cpu(Tensor::view(o.vt, {w, lp}, e4m3 ? DType::I8 : DType::F16, nullptr, Device::CUDA));
+    for (int64_t r = 0; r < l; ++r)
+      for (int64_t h = 0; h < heads; ++h) {
+        float amax = 0;
+        for (int64_t d = 0; d < kHd; ++d) amax = std::max(amax, std::fabs(static_cast<float>(qh[r * w + h * kHd + d])));
+        const float scale = amax / 127.0f;
+        ASSERT_EQ(qs.data<float>()[h * l + r], scale) << "token " << r << " head " << h;
+        for (int64_t d = 0; d < kHd; ++d)
+          ASSERT_EQ(q8.data<int8_t>()[r * w + h * kHd + d],
+                    static_cast<int8_t>(std::nearbyint(static_cast<float>(qh[r * w + h * kHd + d]) / scale)))
+              << "token " << r << " head " << h << " channel " << d;
+      }
+    const int top = e4m3 ? 8 : 15;
+    for (int64_t c = 0; c < w; ++c) {
+      double amax = 0;
+      for (int64_t r = 0; r < l; ++r) amax = std::max(amax, std::fabs(vh[r * w + c]));
+      const double scale = vs.data<float>()[c];
+      ASSERT_GE(amax / scale, std::ldexp(1.0, top - 1)) << "channel " << c;
+      ASSERT_LT(amax / scale, std::ldexp(1.0, top)) << "channel " << c;
+      ASSERT_EQ(std::log2(scale), std::round(std::log2(scale))) << "channel " << c << ": not a power of two";
+      for (int64_t col = 0; col < (e4m3 ? lp : l); ++col) {
+        const int64_t key = e4m3 ? (col & ~int64_t(31)) | ops::cuda::fp8_key_of_column(static_cast<int>(col & 31)) : col;
+        const double want = key < l ? vh[key * w + c] / scale : 0.0;
+        const double got = e4m3 ? decode_e4m3(static_cast<uint8_t>(vt.data<int8_t>()[c * lp + col]))
+                                : f16_to_f32(vt.data<uint16_t>()[c * lp + col]);
+        ASSERT_EQ(got, e4m3 ? round_e4m3(want) : round_f16(want)) << "channel " << c << " column " << col;
+      }
+    }
+  }
+}
+
 // Keys whose magnitudes differ by 64x between tiles and by 16x inside one: each tile's scale serves its own keys,
 // and the kernel still computes the quantized function (the reference quantizes per tile too).
 TEST(AttentionInt8QkCuda, KeyMagnitudesVaryingInsideAndAcrossTiles) {

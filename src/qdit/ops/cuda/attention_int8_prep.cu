@@ -26,13 +26,34 @@ __device__ __forceinline__ float2 load_pair(const float* p) { return *reinterpre
 __device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
   return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
 }
-__device__ __forceinline__ float load_one(const float* p) { return *p; }
-__device__ __forceinline__ float load_one(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+
+// The passes are memory-bound: every thread moves 16 bytes per load (8 bf16 or 4 f32 values), and issues several
+// independent loads before it uses them, so enough bytes are in flight to approach the copy bandwidth.
+template <class T>
+constexpr int kVec = 16 / static_cast<int>(sizeof(T));
+__device__ __forceinline__ void load16(const float* p, float (&v)[4]) {
+  const float4 x = *reinterpret_cast<const float4*>(p);
+  v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+}
+__device__ __forceinline__ void load16(const __nv_bfloat16* p, float (&v)[8]) {
+  const uint4 x = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[i]));
+    v[2 * i] = f.x, v[2 * i + 1] = f.y;
+  }
+}
+
+// x / scale rounded half to even into [-127, 127] (the division exact to the contract, not a reciprocal).
+__device__ __forceinline__ int quantize_int8(float x, float scale) {
+  return max(-127, min(127, __float2int_rn(__fdiv_rn(x, scale))));
+}
 
 // Column sums (or largest magnitudes, kAbsMax) of x [rows, width] over one chunk of rows per blockIdx.y: 8 warps
-// split the chunk's rows, each lane takes a column pair, and the warps' results are combined in a fixed order
-// (deterministic, no atomics).
-constexpr int kSumWarps = 8, kSumCols = 64;
+// split the chunk's rows (warp w takes rows w, w + 8, ...: in that order, kRowsInFlight loads at a time), each lane
+// 16 bytes of columns, and the warps' results are combined in a fixed order (deterministic, no atomics).
+constexpr int kSumWarps = 8, kRowsInFlight = 4;
 // Two partial results (sums, or largest magnitudes) into one; `accumulate` adds a value of x to a partial result.
 template <bool kAbsMax>
 __device__ __forceinline__ float merge(float a, float b) {
@@ -45,26 +66,32 @@ __device__ __forceinline__ float accumulate(float a, float x) {
 template <bool kAbsMax, class T>
 __global__ void __launch_bounds__(32 * kSumWarps)
     column_partial_kernel(const T* x, int64_t rows, int64_t width, int64_t rows_per_chunk, float* partial) {
-  __shared__ float2 sums[kSumWarps][32];
+  constexpr int V = kVec<T>, kCols = 32 * V;
+  __shared__ float sums[kSumWarps][kCols];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t col = int64_t(blockIdx.x) * kSumCols + 2 * lane;
+  const int64_t col = int64_t(blockIdx.x) * kCols + V * lane;  // width is a multiple of 128: all V or none
   const int64_t r0 = int64_t(blockIdx.y) * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
-  float2 s = make_float2(0.f, 0.f);
+  float s[V] = {};
   if (col < width)
-    for (int64_t r = r0 + warp; r < r1; r += kSumWarps) {
-      const float2 v = load_pair(x + r * width + col);
-      s.x = accumulate<kAbsMax>(s.x, v.x);
-      s.y = accumulate<kAbsMax>(s.y, v.y);
+    for (int64_t r = r0 + warp; r < r1; r += kRowsInFlight * kSumWarps) {
+      float v[kRowsInFlight][V];
+#pragma unroll
+      for (int i = 0; i < kRowsInFlight; ++i)
+        if (r + i * kSumWarps < r1) load16(x + (r + i * kSumWarps) * width + col, v[i]);
+#pragma unroll
+      for (int i = 0; i < kRowsInFlight; ++i)
+        if (r + i * kSumWarps < r1)
+#pragma unroll
+          for (int e = 0; e < V; ++e) s[e] = accumulate<kAbsMax>(s[e], v[i][e]);
     }
-  sums[warp][lane] = s;
+#pragma unroll
+  for (int e = 0; e < V; ++e) sums[warp][V * lane + e] = s[e];
   __syncthreads();
-  if (warp == 0 && col < width) {
-    float2 t = sums[0][lane];
-    for (int w = 1; w < kSumWarps; ++w) {
-      t.x = merge<kAbsMax>(t.x, sums[w][lane].x);
-      t.y = merge<kAbsMax>(t.y, sums[w][lane].y);
-    }
-    *reinterpret_cast<float2*>(partial + int64_t(blockIdx.y) * width + col) = t;
+  for (int c = threadIdx.x; c < kCols; c += blockDim.x) {
+    if (int64_t(blockIdx.x) * kCols + c >= width) break;
+    float t = sums[0][c];
+    for (int w = 1; w < kSumWarps; ++w) t = merge<kAbsMax>(t, sums[w][c]);
+    partial[int64_t(blockIdx.y) * width + int64_t(blockIdx.x) * kCols + c] = t;
   }
 }
 
@@ -87,32 +114,57 @@ __global__ void column_finish_kernel(const float* partial, int chunks, int64_t w
   }
 }
 
-// q: one warp per (token, head): 128 values, scale = max|x| / 127, x / scale rounded half to even.
-constexpr int kQuantWarps = 8;
+// q per (token, head): scale = max|x| / 127 over the head's 128 values, x / scale rounded half to even. A warp
+// takes kQTokens tokens of 32 / (128 / V) heads (128 / V lanes a head, 16 bytes a lane), loading all of them
+// before it reduces.
+constexpr int kQuantWarps = 8, kQTokens = 4;
 template <class T>
 __global__ void __launch_bounds__(32 * kQuantWarps)
-    quantize_per_token_head_kernel(const T* x, int64_t rows, int64_t heads, int8_t* q, float* scale) {
-  const int64_t item = int64_t(blockIdx.x) * kQuantWarps + threadIdx.x / 32;
+    quantize_q_kernel(const T* x, int64_t rows, int64_t heads, int8_t* q, float* scale) {
+  constexpr int V = kVec<T>, kLanesPerHead = kHeadDim / V, kHeadsPerWarp = 32 / kLanesPerHead;
   const int lane = threadIdx.x % 32;
-  if (item >= rows * heads) return;
-  const int64_t head = item / rows, token = item % rows;
-  const int64_t width = heads * kHeadDim, col = head * kHeadDim + 4 * lane;
-  const T* src = x + token * width + col;
-  const float2 a = load_pair(src), b = load_pair(src + 2);
-  const float v[4] = {a.x, a.y, b.x, b.y};
-  float amax = 0.f;
-  for (int i = 0; i < 4; ++i) amax = fmaxf(amax, fabsf(v[i]));
-  amax = warp_max(amax);
-  const float s = amax / 127.0f;
-  char4 out = make_char4(0, 0, 0, 0);
-  if (amax > 0.f) {
-    auto quant = [&](float t) {
-      return static_cast<signed char>(max(-127, min(127, __float2int_rn(__fdiv_rn(t, s)))));
-    };
-    out = make_char4(quant(v[0]), quant(v[1]), quant(v[2]), quant(v[3]));
+  const int64_t warp_id = int64_t(blockIdx.x) * kQuantWarps + threadIdx.x / 32;
+  const int64_t head_groups = (heads + kHeadsPerWarp - 1) / kHeadsPerWarp;
+  const int64_t t0 = warp_id / head_groups * kQTokens;
+  if (t0 >= rows) return;  // the whole warp
+  const int64_t head = warp_id % head_groups * kHeadsPerWarp + lane / kLanesPerHead;
+  const bool active = head < heads;
+  const int64_t width = heads * kHeadDim, col = head * kHeadDim + (lane % kLanesPerHead) * V;
+  float v[kQTokens][V];
+#pragma unroll
+  for (int i = 0; i < kQTokens; ++i) {
+    if (active && t0 + i < rows)
+      load16(x + (t0 + i) * width + col, v[i]);
+    else
+#pragma unroll
+      for (int e = 0; e < V; ++e) v[i][e] = 0.f;
   }
-  *reinterpret_cast<char4*>(q + token * width + col) = out;
-  if (lane == 0) scale[head * rows + token] = s;
+#pragma unroll
+  for (int i = 0; i < kQTokens; ++i) {
+    float amax = 0.f;
+#pragma unroll
+    for (int e = 0; e < V; ++e) amax = fmaxf(amax, fabsf(v[i][e]));
+#pragma unroll
+    for (int o = kLanesPerHead / 2; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const int64_t token = t0 + i;
+    if (!active || token >= rows) continue;
+    const float s = amax / 127.0f;
+    uint32_t packed[V / 4];
+#pragma unroll
+    for (int w = 0; w < V / 4; ++w) {
+      uint32_t word = 0;
+      if (amax > 0.f)
+#pragma unroll
+        for (int b = 0; b < 4; ++b) word |= uint32_t(quantize_int8(v[i][4 * w + b], s) & 0xFF) << (8 * b);
+      packed[w] = word;
+    }
+    int8_t* dst = q + token * width + col;
+    if constexpr (V == 8)
+      *reinterpret_cast<uint2*>(dst) = make_uint2(packed[0], packed[1]);
+    else
+      *reinterpret_cast<uint32_t*>(dst) = packed[0];
+    if (lane % kLanesPerHead == 0) scale[head * rows + token] = s;
+  }
 }
 
 // k per (key tile, head): one block of 8 warps per tile of kInt8QkKeysPerTile keys and one head, each warp 16 of
@@ -155,12 +207,9 @@ __global__ void __launch_bounds__(32 * kTileWarps)
     const int64_t token = first + i;
     if (token >= rows) break;
     char4 out = make_char4(0, 0, 0, 0);
-    if (amax > 0.f) {
-      auto quant = [&](float t) {
-        return static_cast<signed char>(max(-127, min(127, __float2int_rn(__fdiv_rn(t, s)))));
-      };
-      out = make_char4(quant(v[i][0]), quant(v[i][1]), quant(v[i][2]), quant(v[i][3]));
-    }
+    if (amax > 0.f)
+      out = make_char4(quantize_int8(v[i][0], s), quantize_int8(v[i][1], s), quantize_int8(v[i][2], s),
+                       quantize_int8(v[i][3], s));
     *reinterpret_cast<char4*>(q + token * width + col) = out;
   }
   if (threadIdx.x < kInt8QkKeysPerTile) {
@@ -175,25 +224,68 @@ __device__ __forceinline__ __nv_fp8_storage_t to_pv(float x, __nv_fp8_storage_t*
   return __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
 }
 
-// vt[c, t] = P(v[key(t), c] / scale[c]) (scale a power of two: the division is exact) through 32 x 32 tiles in
-// shared memory (coalesced on both sides); key(t) = t for fp16, the fp8 permutation inside each block of 32 for
-// e4m3 (attention_int8.h). Columns [rows, cols_out) get zeros (e4m3: the kernel's TMA reads whole tiles, and an
-// unwritten byte could be a NaN that a zero probability does not cancel).
+// e4m3: the column (within its block of 32) that holds key k; the inverse of fp8_key_of_column.
+constexpr int fp8_column_of_key(int k) { return (k & 16) | (((k >> 3) & 1) << 1) | (((k >> 1) & 3) << 2) | (k & 1); }
+constexpr bool fp8_permutation_inverts() {
+  for (int k = 0; k < 32; ++k)
+    if (fp8_key_of_column(fp8_column_of_key(k)) != k) return false;
+  return true;
+}
+static_assert(fp8_permutation_inverts(), "fp8_column_of_key inverts fp8_key_of_column");
+
+// vt[c, t] = P(v[key(t), c] / scale[c]) (scale a power of two: the division is exact); key(t) = t for fp16, the
+// fp8 permutation inside each block of 32 for e4m3 (attention_int8.h). One block per 128 keys x 64 channels, through
+// shared memory: 16-byte loads of v's rows, each value converted and placed at its (permuted) column of its
+// channel's row, then 16-byte stores of vt's rows. The rows' 16-byte chunks are XOR-swizzled by (channel / V) % 8
+// so that the 8 lanes sharing a key, V channels apart, write different banks. Columns [rows, cols_out) get zeros
+// (e4m3: the kernel's TMA reads whole tiles, and an unwritten byte could be a NaN that a zero probability does not
+// cancel).
+constexpr int kVtKeys = 128, kVtChannels = 64, kVtThreads = 256;
 template <class T, class P>
-__global__ void transpose_v_kernel(const T* v, const float* scale, int64_t rows, int64_t width, int64_t cols_out,
-                                   int64_t ld_out, P* vt) {
+__global__ void __launch_bounds__(kVtThreads)
+    transpose_v_kernel(const T* v, const float* scale, int64_t rows, int64_t width, int64_t cols_out, int64_t ld_out,
+                       P* vt) {
   constexpr bool kPermute = !std::is_same_v<P, __half>;
-  __shared__ float tile[32][33];
-  const int64_t t0 = int64_t(blockIdx.x) * 32, c0 = int64_t(blockIdx.y) * 32;
-  for (int i = threadIdx.y; i < 32; i += blockDim.y) {
-    const int64_t t = t0 + i, c = c0 + threadIdx.x;
-    tile[i][threadIdx.x] = (t < rows && c < width) ? load_one(v + t * width + c) : 0.f;
+  constexpr int V = kVec<T>, kLanesPerKey = kVtChannels / V, kKeysPerPass = kVtThreads / kLanesPerKey;
+  constexpr int kRowBytes = kVtKeys * sizeof(P), kChunks = kRowBytes / 16, kPerChunk = 16 / sizeof(P);
+  __shared__ __align__(16) unsigned char tile[kVtChannels * kRowBytes];
+  auto at = [](int channel, int key) {  // byte offset of (channel, column of key) in the swizzled tile
+    const int col = kPermute ? (key & ~31) | fp8_column_of_key(key & 31) : key;
+    const int chunk = (col / kPerChunk) ^ ((channel / V) % 8);
+    return channel * kRowBytes + chunk * 16 + (col % kPerChunk) * static_cast<int>(sizeof(P));
+  };
+  const int64_t t0 = int64_t(blockIdx.x) * kVtKeys, c0 = int64_t(blockIdx.y) * kVtChannels;
+  const int ch = (threadIdx.x % kLanesPerKey) * V;
+  float sc[V];  // the scales themselves: dividing by a power of two is exact, multiplying by its inverse may not be
+#pragma unroll
+  for (int e = 0; e < V; ++e) sc[e] = c0 + ch + e < width ? scale[c0 + ch + e] : 1.f;
+#pragma unroll
+  for (int pass = 0; pass < kVtKeys / kKeysPerPass; ++pass) {
+    const int key = pass * kKeysPerPass + threadIdx.x / kLanesPerKey;
+    float x[V];
+    if (t0 + key < rows && c0 + ch < width)
+      load16(v + (t0 + key) * width + c0 + ch, x);
+    else
+#pragma unroll
+      for (int e = 0; e < V; ++e) x[e] = 0.f;
+#pragma unroll
+    for (int e = 0; e < V; ++e)
+      *reinterpret_cast<P*>(tile + at(ch + e, key)) = to_pv(x[e] / sc[e], static_cast<P*>(nullptr));
   }
   __syncthreads();
-  const int key = kPermute ? fp8_key_of_column(threadIdx.x) : threadIdx.x;
-  for (int i = threadIdx.y; i < 32; i += blockDim.y) {
-    const int64_t c = c0 + i, t = t0 + threadIdx.x;
-    if (c < width && t < cols_out) vt[c * ld_out + t] = to_pv(tile[key][i] / scale[c], static_cast<P*>(nullptr));
+  constexpr int kRowsPerPass = kVtThreads / kChunks;
+#pragma unroll
+  for (int pass = 0; pass < kVtChannels / kRowsPerPass; ++pass) {
+    const int channel = pass * kRowsPerPass + threadIdx.x / kChunks, chunk = threadIdx.x % kChunks;
+    const int64_t c = c0 + channel, t = t0 + int64_t(chunk) * kPerChunk;
+    if (c >= width || t >= cols_out) continue;
+    const unsigned char* src = tile + channel * kRowBytes + (chunk ^ ((channel / V) % 8)) * 16;
+    P* dst = vt + c * ld_out + t;
+    if (t + kPerChunk <= cols_out) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    } else {  // fp16 form only (its cols_out is lk): the last partial chunk, element by element
+      for (int i = 0; t + i < cols_out; ++i) dst[i] = reinterpret_cast<const P*>(src)[i];
+    }
   }
 }
 
@@ -206,8 +298,9 @@ float* column_stat(const Tensor& x, const char* arg, int top = 0) {
   const int chunks = static_cast<int>(std::clamp<int64_t>((rows + 255) / 256, 1, 128));
   const int64_t per_chunk = (rows + chunks - 1) / chunks;
   Tensor partial = empty({chunks, width}, DType::F32), out = empty({width}, DType::F32);
-  const dim3 grid(static_cast<unsigned>((width + kSumCols - 1) / kSumCols), static_cast<unsigned>(chunks));
   with_f32_or_bf16(x, "attention (int8 QK)", arg, [&](auto* p) {
+    constexpr int kCols = 32 * kVec<std::remove_pointer_t<decltype(p)>>;
+    const dim3 grid(static_cast<unsigned>((width + kCols - 1) / kCols), static_cast<unsigned>(chunks));
     column_partial_kernel<kAbsMax><<<grid, 32 * kSumWarps, 0, stream()>>>(p, rows, width, per_chunk,
                                                                           partial.data<float>());
   });
@@ -218,13 +311,14 @@ float* column_stat(const Tensor& x, const char* arg, int top = 0) {
   return out.data<float>();
 }
 
-void quantize_per_token_head(const Tensor& x, int64_t heads, int8_t* q, float* scale, const char* arg) {
-  const int64_t items = x.dim(0) * heads;
-  const unsigned blocks = static_cast<unsigned>((items + kQuantWarps - 1) / kQuantWarps);
-  with_f32_or_bf16(x, "attention (int8 QK)", arg, [&](auto* p) {
-    quantize_per_token_head_kernel<<<blocks, 32 * kQuantWarps, 0, stream()>>>(p, x.dim(0), heads, q, scale);
+void quantize_q(const Tensor& x, int64_t heads, int8_t* q, float* scale) {
+  with_f32_or_bf16(x, "attention (int8 QK)", "q", [&](auto* p) {
+    constexpr int kHeadsPerWarp = 32 / (kHeadDim / kVec<std::remove_pointer_t<decltype(p)>>);
+    const int64_t warps = (x.dim(0) + kQTokens - 1) / kQTokens * ((heads + kHeadsPerWarp - 1) / kHeadsPerWarp);
+    const unsigned blocks = static_cast<unsigned>((warps + kQuantWarps - 1) / kQuantWarps);
+    quantize_q_kernel<<<blocks, 32 * kQuantWarps, 0, stream()>>>(p, x.dim(0), heads, q, scale);
   });
-  QDIT_CUDA_LAUNCH_CHECK("quantize_per_token_head_kernel");
+  QDIT_CUDA_LAUNCH_CHECK("quantize_q_kernel");
 }
 
 }  // namespace
@@ -253,7 +347,7 @@ Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const 
 
   const float* k_mean = column_stat<false>(k, "k");
   o.v_scale = column_stat<true>(v, "v", fp8 ? 8 : 15);
-  quantize_per_token_head(q, heads, o.q8, o.q_scale, "q");
+  quantize_q(q, heads, o.q8, o.q_scale);
   const dim3 k_grid(static_cast<unsigned>(o.lk_padded / kInt8QkKeysPerTile), static_cast<unsigned>(heads));
   with_f32_or_bf16(k, "attention (int8 QK)", "k", [&](auto* p) {
     quantize_k_per_tile_kernel<<<k_grid, 32 * kTileWarps, 0, stream()>>>(p, k_mean, o.lk, o.lk_padded, heads, o.k8,
@@ -261,13 +355,14 @@ Int8QkOperands prepare_int8_qk_operands(const Tensor& q, const Tensor& k, const 
   });
   QDIT_CUDA_LAUNCH_CHECK("quantize_k_per_tile_kernel");
   const int64_t cols_out = fp8 ? o.lk_padded : o.lk;
-  const dim3 grid(static_cast<unsigned>((cols_out + 31) / 32), static_cast<unsigned>(width / 32));
+  const dim3 grid(static_cast<unsigned>((cols_out + kVtKeys - 1) / kVtKeys),
+                  static_cast<unsigned>((width + kVtChannels - 1) / kVtChannels));
   with_f32_or_bf16(v, "attention (int8 QK)", "v", [&](auto* p) {
     if (fp8)
-      transpose_v_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.v_scale, o.lk, width, cols_out, o.lk_padded,
-                                                             static_cast<__nv_fp8_storage_t*>(o.vt));
+      transpose_v_kernel<<<grid, kVtThreads, 0, stream()>>>(p, o.v_scale, o.lk, width, cols_out, o.lk_padded,
+                                                            static_cast<__nv_fp8_storage_t*>(o.vt));
     else
-      transpose_v_kernel<<<grid, dim3(32, 8), 0, stream()>>>(p, o.v_scale, o.lk, width, cols_out, o.lk_padded,
+      transpose_v_kernel<<<grid, kVtThreads, 0, stream()>>>(p, o.v_scale, o.lk, width, cols_out, o.lk_padded,
                                                              static_cast<__half*>(o.vt));
   });
   QDIT_CUDA_LAUNCH_CHECK("transpose_v_kernel");
