@@ -259,7 +259,7 @@ void linear_shapes_kernels(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_W8A8DynamicQuantGemm)->Apply(linear_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
-BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120, 0})->Args({32760, 13824, 0})->Args({32760, 5120, 1})->Args({32760, 13824, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
+BENCHMARK(BM_QuantizePerToken)->Args({32760, 5120, 0})->Args({32760, 13824, 0})->Args({32760, 5120, 1})->Args({32760, 13824, 1})->Args({32760, 1536, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_AttentionBf16)->Args({32760, 40, 128, 0})->Args({32760, 40, 128, 4})->Args({32760, 40, 128, 8})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_AttentionCudnnKernelBf16)->Args({32760, 40, 128})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_AttentionInt8Qk)->Args({32760, 40, 0, 0})->Args({32760, 40, 1, 0})->Args({32760, 40, 0, 1})->Args({32760, 40, 1, 1})->Args({32760, 12, 0, 0})->Args({32760, 12, 0, 1})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);

@@ -194,15 +194,17 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
 // Per-token quantization multiplies by the reciprocal of the scale and decides values near rounding ties from an
 // exact fma residual (quantize.cuh); values placed on and a few ulps around x / s = j + 0.5 check that the int8
 // results still equal those of the exact division, for both activation ranges (int8 and int4), K with and
-// without the vectorised kernel, and f32 or bf16 activations (on the bf16 grid such values are common).
+// without the vectorised kernel, and f32 or bf16 activations (on the bf16 grid such values are common). bf16 rows
+// of a multiple of 8 take the row-team kernel: K = 1536 (a warp per row, 8 rows a block), 2048 (64 threads a row),
+// 5120 (128), 13824 (past its reach: the one-row kernel); 61 rows leave teams without a row in the last block.
 TEST(Int8GemmCuda, PerTokenQuantizationAtRoundingTies) {
   QDIT_REQUIRE_GPU();
   for (bool bf16 : {false, true})
     for (int qmax : {127, 7})
-      for (int64_t k : {int64_t(5120), int64_t(998)}) {
+      for (int64_t k : {int64_t(5120), int64_t(998), int64_t(1536), int64_t(2048), int64_t(13824)}) {
         SCOPED_TRACE(std::string(bf16 ? "bf16" : "f32") + " qmax " + std::to_string(qmax) + " K " + std::to_string(k));
         GpuScratch scratch;
-        const int64_t t = 64;
+        const int64_t t = 61;
         Rng rng(1200 + qmax + k);
         Tensor x = Tensor::empty({t, k}, DType::F32);
         for (int64_t r = 0; r < t; ++r) {

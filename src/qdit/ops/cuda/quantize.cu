@@ -75,6 +75,81 @@ __global__ void per_token_vec_kernel(const T* __restrict__ x, int8_t* __restrict
   }
 }
 
+// BF16 rows (attention outputs on their way into the output projections): a team of TPR threads per row, 256 / TPR
+// rows per block, each thread holding V 16-byte chunks of 8 bf16 as they came (raw, 4 registers a chunk, half the
+// registers of widened floats), so twice the bytes are in flight per register and a row of 1536 gets six loads a
+// thread instead of the 1.5 of the one-row-per-block kernel: both were latency-bound at ~1-1.9 TB/s on an H200
+// (bench/RESULTS.md, session 10). The values, scale and rounding are per_token_vec_kernel's.
+__device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xFFFF0000u); }
+__device__ __forceinline__ uint32_t pack_int8x4(int8_t a, int8_t b, int8_t c, int8_t d) {
+  return uint32_t(uint8_t(a)) | uint32_t(uint8_t(b)) << 8 | uint32_t(uint8_t(c)) << 16 | uint32_t(uint8_t(d)) << 24;
+}
+template <int V, int TPR>
+__global__ void __launch_bounds__(256) per_token_bf16_kernel(const __nv_bfloat16* __restrict__ x,
+                                                             int8_t* __restrict__ xq, float* __restrict__ s,
+                                                             int64_t rows, int64_t k, float qmin, float qmax) {
+  static_assert(TPR >= 32 && TPR <= 256 && (TPR & (TPR - 1)) == 0, "a team is 1 to 8 whole warps");
+  constexpr int kWarpsPerRow = TPR / 32;
+  __shared__ float team_max[256 / 32];
+  const int lane = threadIdx.x % TPR;
+  const int64_t t = int64_t(blockIdx.x) * (256 / TPR) + threadIdx.x / TPR;
+  const bool live = t < rows;  // (the block's last team may have no row; it still takes part in the barrier)
+  const int64_t k8 = k / 8;
+  const uint4* row = reinterpret_cast<const uint4*>(x + (live ? t : 0) * k);
+  uint4 v[V];
+  float m = 0.0f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int64_t i = lane + int64_t(j) * TPR;
+    v[j] = live && i < k8 ? row[i] : make_uint4(0u, 0u, 0u, 0u);
+  }
+  auto absmax2 = [](uint32_t w) { return fmaxf(fabsf(bf16_lo(w)), fabsf(bf16_hi(w))); };
+#pragma unroll
+  for (int j = 0; j < V; ++j)
+    m = fmaxf(m, fmaxf(fmaxf(absmax2(v[j].x), absmax2(v[j].y)), fmaxf(absmax2(v[j].z), absmax2(v[j].w))));
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if constexpr (kWarpsPerRow > 1) {
+    if (threadIdx.x % 32 == 0) team_max[threadIdx.x / 32] = m;
+    __syncthreads();
+    const int first = (threadIdx.x / TPR) * kWarpsPerRow;
+#pragma unroll
+    for (int w = 0; w < kWarpsPerRow; ++w) m = fmaxf(m, team_max[first + w]);
+  }
+  if (!live) return;
+  const float scale = per_token_scale(m, qmax), inv = __frcp_rn(scale);
+  if (lane == 0) s[t] = scale;
+  uint2* out = reinterpret_cast<uint2*>(xq + t * k);
+  auto q = [&](float f) { return quantize_by_reciprocal(f, scale, inv, qmin, qmax); };
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int64_t i = lane + int64_t(j) * TPR;
+    if (i < k8)
+      out[i] = make_uint2(pack_int8x4(q(bf16_lo(v[j].x)), q(bf16_hi(v[j].x)), q(bf16_lo(v[j].y)), q(bf16_hi(v[j].y))),
+                          pack_int8x4(q(bf16_lo(v[j].z)), q(bf16_hi(v[j].z)), q(bf16_lo(v[j].w)), q(bf16_hi(v[j].w))));
+  }
+}
+
+// Launches per_token_bf16_kernel with the smallest team that holds a row in V chunks a thread, or returns false
+// when none does (rows longer than 256 * V * 8 values; V = 6 keeps the kernel within its registers, 8 spilled).
+template <int V>
+bool launch_bf16_team(const __nv_bfloat16* x, int8_t* xq, float* s, int64_t rows, int64_t k, float qmin, float qmax) {
+  const int64_t k8 = k / 8;
+  auto go = [&](auto tpr) {
+    constexpr int TPR = decltype(tpr)::value;
+    const int64_t blocks = (rows + 256 / TPR - 1) / (256 / TPR);
+    per_token_bf16_kernel<V, TPR><<<static_cast<unsigned>(blocks), 256, 0, stream()>>>(x, xq, s, rows, k, qmin, qmax);
+    QDIT_CUDA_LAUNCH_CHECK("per_token_bf16_kernel");
+    return true;
+  };
+  if (k8 <= 32 * V) return go(std::integral_constant<int, 32>{});
+  if (k8 <= 64 * V) return go(std::integral_constant<int, 64>{});
+  if (k8 <= 128 * V) return go(std::integral_constant<int, 128>{});
+  if (k8 <= 256 * V) return go(std::integral_constant<int, 256>{});
+  return false;
+}
+
 template <typename T>
 __global__ void static_kernel(const T* __restrict__ x, int8_t* __restrict__ xq, int64_t n, float scale,
                               float offset) {
@@ -96,6 +171,11 @@ void quantize_per_token(const Tensor& x, int qmin, int qmax, Tensor& xq, Tensor&
   if (x.dim(0) == 0) return;
   const int64_t k = x.dim(1);
   auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; };
+  if (x.dtype() == DType::BF16 && k % 8 == 0 && k > 0 && aligned(x.raw()) && aligned(xq.raw()) &&
+      x.dim(0) <= int64_t(INT32_MAX) &&
+      launch_bf16_team<6>(static_cast<const __nv_bfloat16*>(x.raw()), xq.data<int8_t>(), s.data<float>(), x.dim(0), k,
+                          float(qmin), float(qmax)))
+    return;
   with_f32_or_bf16(x, op, "x", [&](const auto* xp) {
     using T = std::remove_cv_t<std::remove_pointer_t<decltype(xp)>>;
     if (k % 4 == 0 && k > 0 && aligned(x.raw()) && aligned(xq.raw())) {
