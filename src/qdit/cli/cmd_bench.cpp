@@ -163,9 +163,9 @@ int cmd_bench(const Args& args) {
   else
     bad_value("--precision", "bf16 or fp32", precision);
   if (!ops::attention_qk_from_name(qk, o.self_attention_qk))
-    bad_value("--self-attention-qk", "as-precision, int8 or int8-e4m3pv", qk);
-  if (o.self_attention_qk != ops::AttentionQk::AsPrecision &&
-      (o.device != Device::CUDA || o.precision != ops::Precision::BF16))
+    bad_value("--self-attention-qk", ops::attention_qk_choices(), qk);
+  // (Every Wan variant qdit bench builds has head_dim 128.)
+  if (!ops::attention_qk_available(o.self_attention_qk, o.device, o.precision, 128))
     fail_usage(std::string("--self-attention-qk ") + qk +
                " is a CUDA kernel for bf16 precision: give --device cuda --precision bf16");
   o.ceilings = !no_ceilings && o.device == Device::CUDA;

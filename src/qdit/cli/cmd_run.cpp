@@ -98,7 +98,7 @@ Options parse(const Args& args) {
     } else if (is(a, "--self-attention-qk")) {
       const std::string v = value(i, "--self-attention-qk");
       if (!ops::attention_qk_from_name(v, o.self_attention_qk))
-        fail_usage("--self-attention-qk must be as-precision, int8 or int8-e4m3pv, not '" + v + "'");
+        fail_usage("--self-attention-qk must be " + ops::attention_qk_choices() + ", not '" + v + "'");
     } else if (is(a, "--threads")) {
       const std::string v = value(i, "--threads");
       size_t used = 0;
@@ -172,7 +172,8 @@ int cmd_run(const Args& args) {
   const Device device = pick_device(o.device);
   const std::string precision = !o.precision.empty() ? o.precision : device == Device::CUDA ? "bf16" : "fp32";
   if (o.threads > 0) set_num_threads(o.threads);
-  if (o.self_attention_qk != ops::AttentionQk::AsPrecision && (device != Device::CUDA || precision != "bf16"))
+  if (!ops::attention_qk_available(o.self_attention_qk, device,
+                                   precision == "bf16" ? ops::Precision::BF16 : ops::Precision::FP32, 128))
     fail_usage(std::string("--self-attention-qk ") + ops::attention_qk_name(o.self_attention_qk) +
                " is a CUDA kernel for bf16 precision: give --device cuda (and not --precision fp32)");
   const auto t_start = std::chrono::steady_clock::now();
@@ -184,7 +185,9 @@ int cmd_run(const Args& args) {
     load::load_weights(plan, &warnings);  // refuses a plan with errors, naming the first one
     fail_internal("the loader accepted a plan with errors");
   }
-  if (o.self_attention_qk != ops::AttentionQk::AsPrecision && plan.config.head_dim() != 128)
+  if (!ops::attention_qk_available(o.self_attention_qk, device,
+                                   precision == "bf16" ? ops::Precision::BF16 : ops::Precision::FP32,
+                                   plan.config.head_dim()))
     fail_usage(std::string("--self-attention-qk ") + ops::attention_qk_name(o.self_attention_qk) +
                " needs head_dim 128 (every released Wan model's); this model has head_dim " +
                std::to_string(plan.config.head_dim()));

@@ -1,4 +1,7 @@
 // Dispatch of ops::attention.
+#include <iterator>
+#include <string>
+
 #include "qdit/ops/error_context.h"
 #include "qdit/core/error.h"
 #include "qdit/ops/cpu/cpu_ops.h"
@@ -30,13 +33,28 @@ const char* attention_qk_name(AttentionQk qk) {
   return "?";
 }
 
+namespace {
+constexpr AttentionQk kAllQk[] = {AttentionQk::AsPrecision, AttentionQk::Int8, AttentionQk::Int8E4m3Pv};
+}  // namespace
+
 bool attention_qk_from_name(const std::string& name, AttentionQk& qk) {
-  for (AttentionQk q : {AttentionQk::AsPrecision, AttentionQk::Int8, AttentionQk::Int8E4m3Pv})
+  for (AttentionQk q : kAllQk)
     if (name == attention_qk_name(q)) {
       qk = q;
       return true;
     }
   return false;
+}
+
+std::string attention_qk_choices() {
+  constexpr size_t n = std::size(kAllQk);
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += std::string(i == 0 ? "" : i + 1 == n ? " or " : ", ") + attention_qk_name(kAllQk[i]);
+  return s;
+}
+
+bool attention_qk_available(AttentionQk qk, Device device, Precision p, int64_t head_dim) {
+  return qk == AttentionQk::AsPrecision || (device == Device::CUDA && p == Precision::BF16 && head_dim == 128);
 }
 
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
@@ -62,7 +80,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
   if (out.raw() == q.raw() || out.raw() == k.raw() || out.raw() == v.raw())
     fail_internal("attention: out must not alias q, k or v", expected_found("distinct buffers"));
   if (qk != AttentionQk::AsPrecision) {
-    if (device != Device::CUDA || p != Precision::BF16 || width / heads != 128)
+    if (!attention_qk_available(qk, device, p, width / heads))
       fail_usage(std::string("attention: ") + attention_qk_name(qk) +
                      " (int8 q.k^T) is a CUDA kernel for BF16 precision and head_dim 128",
                  expected_found("CUDA, BF16, head_dim 128",

@@ -183,6 +183,11 @@ enum class AttentionQk : uint8_t { AsPrecision, Int8, Int8E4m3Pv };
 const char* attention_qk_name(AttentionQk qk);  // "as-precision", "int8", "int8-e4m3pv"
 // The inverse of attention_qk_name (command lines); false for any other text.
 bool attention_qk_from_name(const std::string& name, AttentionQk& qk);
+// Every name attention_qk_from_name takes, for messages: "as-precision, int8 or int8-e4m3pv".
+std::string attention_qk_choices();
+// Whether `qk` exists on `device` at `p` for heads of `head_dim` (the int8 forms: CUDA, BF16, 128), the one rule
+// ops::attention and the command lines check.
+bool attention_qk_available(AttentionQk qk, Device device, Precision p, int64_t head_dim);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, Tensor& out,
                Precision p, AttentionQk qk = AttentionQk::AsPrecision);
 // The dtype in which ops::attention on `device` at `p` takes q/k/v and gives out without a conversion pass: BF16
