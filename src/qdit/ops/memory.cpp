@@ -42,4 +42,11 @@ void copy(const Tensor& src, Tensor& dst) {
 #endif
 }
 
+Tensor on_device(const Tensor& t, Device device) {
+  if (t.device() == device) return t;
+  Tensor out = empty(t.shape(), t.dtype(), device);
+  copy(t, out);
+  return out;
+}
+
 }  // namespace qdit::ops

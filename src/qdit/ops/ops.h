@@ -31,6 +31,8 @@ Tensor empty(Shape shape, DType dtype, Device device);
 // weights never pin arena chunks that activations would otherwise reuse (ops/cuda/arena.h). Never released.
 Tensor empty_persistent(Shape shape, DType dtype, Device device);
 void copy(const Tensor& src, Tensor& dst);
+// `t` made available on `device`: t itself when it is already there, else a copy in empty() memory.
+Tensor on_device(const Tensor& t, Device device);
 
 // Brackets a stretch of work (one forward pass): device memory that ops::empty hands out for `device` while the
 // scope is open is given back when it closes (CUDA: arena mark/release, so repeated forwards reuse the same bytes;

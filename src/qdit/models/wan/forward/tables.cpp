@@ -49,13 +49,8 @@ RopeTables rope_tables(const VideoGrid& g, int64_t head_dim, Device device) {
     }
   }
   RopeTables t{ops::empty({g.tokens(), pairs}, DType::F32, device), ops::empty({g.tokens(), pairs}, DType::F32, device)};
-  auto expand = [&](const Tensor& axis_rows, Tensor& out) {
-    Tensor rows_on_device = ops::empty(axis_rows.shape(), DType::F32, device);
-    ops::copy(axis_rows, rows_on_device);
-    ops::expand_axis_table(rows_on_device, g.frames, g.height, g.width, pt, pt + ph, out);
-  };
-  expand(axis_cos, t.cos);
-  expand(axis_sin, t.sin);
+  ops::expand_axis_table(ops::on_device(axis_cos, device), g.frames, g.height, g.width, pt, pt + ph, t.cos);
+  ops::expand_axis_table(ops::on_device(axis_sin, device), g.frames, g.height, g.width, pt, pt + ph, t.sin);
   return t;
 }
 

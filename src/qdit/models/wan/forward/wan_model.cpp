@@ -16,14 +16,6 @@ constexpr float kImageNormEps = 1e-5f;
 
 Tensor f32(Shape shape, Device device) { return ops::empty(std::move(shape), DType::F32, device); }
 
-// A tensor made available on `device` (copied across devices); shared when it is already there.
-Tensor on_device(const Tensor& host, Device device) {
-  if (host.device() == device) return host;
-  Tensor t = ops::empty(host.shape(), host.dtype(), device);
-  ops::copy(host, t);
-  return t;
-}
-
 Tensor host_ones(int64_t rows, int64_t cols) {
   Tensor t = Tensor::empty({rows, cols}, DType::F32);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = 1.0f;
@@ -33,7 +25,7 @@ Tensor host_ones(int64_t rows, int64_t cols) {
 // Text MLP on the zero-padded prompt: Linear -> GELU(tanh) -> Linear, [text_len, D].
 Tensor embed_text(const WanWeights& w, const WanInputs& in, const ForwardOptions& o) {
   const WanConfig& c = w.config;
-  Tensor padded = on_device(pad_text(in.encoder_hidden_states, c.text_len), o.device);
+  Tensor padded = ops::on_device(pad_text(in.encoder_hidden_states, c.text_len), o.device);
   Tensor hidden = f32({c.text_len, c.dim}, o.device);
   observed_linear(o.observer, "text.fc1", padded, w.text_fc1, hidden, o.precision);
   ops::gelu_tanh(hidden);
@@ -45,7 +37,7 @@ Tensor embed_text(const WanWeights& w, const WanInputs& in, const ForwardOptions
 // Wan2.1 I2V CLIP projection: LN -> Linear -> exact GELU -> Linear -> LN (affine, eps 1e-5), [257, D].
 Tensor embed_image(const WanWeights& w, const WanInputs& in, const ForwardOptions& o) {
   const WanConfig& c = w.config;
-  Tensor clip = on_device(in.encoder_hidden_states_image, o.device);
+  Tensor clip = ops::on_device(in.encoder_hidden_states_image, o.device);
   Tensor normed = f32({c.image_tokens, c.image_dim}, o.device);
   ops::layernorm(clip, w.image_norm_in_w, w.image_norm_in_b, nullptr, kImageNormEps, normed);
   Tensor hidden = f32({c.image_tokens, c.image_dim}, o.device);
@@ -89,7 +81,7 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   BlockBuffers buf = allocate_block_buffers(
       c, L, G, dev, lean ? ops::attention_io_dtype(dev, o.precision, c.head_dim()) : DType::F32);
   {
-    const Tensor latent = on_device(in.hidden_states, dev);
+    const Tensor latent = ops::on_device(in.hidden_states, dev);
     Tensor patches = f32({L, latent.dim(0) * c.patch_t * c.patch_h * c.patch_w}, dev);
     ops::patchify(latent, c.patch_t, c.patch_h, c.patch_w, patches);
     observed_linear(o.observer, "patch_embed", patches, w.patch_embed, buf.x, o.precision);
@@ -103,10 +95,10 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   ctx.lean_activations = lean;
   ctx.self_attention_qk = o.self_attention_qk;
   ctx.bf16_ffn_hidden = o.bf16_ffn_hidden;
-  ctx.ones = on_device(host_ones(G, D), dev);
+  ctx.ones = ops::on_device(host_ones(G, D), dev);
   Tensor e = f32({G, D}, dev);
   {
-    Tensor sinusoid = on_device(timestep_sinusoid(groups.values, c.freq_dim), dev);
+    Tensor sinusoid = ops::on_device(timestep_sinusoid(groups.values, c.freq_dim), dev);
     Tensor hidden = f32({G, D}, dev);
     observed_linear(o.observer, "time.fc1", sinusoid, w.time_fc1, hidden, ops::Precision::FP32);
     ops::silu(hidden);
@@ -150,7 +142,7 @@ Tensor wan_forward(const WanWeights& w, const WanInputs& in, const ForwardOption
   observed_linear(o.observer, "head.proj", buf.normed, w.proj_out, tokens, ops::Precision::FP32);
   Tensor video = f32({c.out_channels, grid.frames * c.patch_t, grid.height * c.patch_h, grid.width * c.patch_w}, dev);
   ops::unpatchify(tokens, grid.frames, grid.height, grid.width, c.patch_t, c.patch_h, c.patch_w, video);
-  return on_device(video, Device::CPU);
+  return ops::on_device(video, Device::CPU);
 }
 
 }  // namespace qdit::wan
