@@ -124,11 +124,12 @@ TEST(WanSchema, ShapesOfTheNonBlockParameters) {
   EXPECT_EQ(shape.count("blocks.0.norm3.weight"), 0u);  // the FFN LayerNorm has no parameters
   EXPECT_EQ(shape.count("blocks.40.scale_shift_table"), 0u);
 
-  WanSchema ti2v = build_schema(released_config("wan2.2-ti2v-5b"));
-  for (const ParamDecl& p : ti2v.params) {
-    if (p.canonical == "proj_out.weight") EXPECT_EQ(p.shape, (Shape{4 * 48, 3072}));
-    if (p.canonical == "patch_embedding.weight") EXPECT_EQ(p.shape, (Shape{3072, 48, 1, 2, 2}));
-  }
+  // Wan 2.2 TI2V-5B: 48 latent channels. at() fails the test when a parameter is missing, not only when its shape
+  // is wrong.
+  std::map<std::string, Shape> ti2v;
+  for (const ParamDecl& p : build_schema(released_config("wan2.2-ti2v-5b")).params) ti2v[p.canonical] = p.shape;
+  EXPECT_EQ(ti2v.at("proj_out.weight"), (Shape{4 * 48, 3072}));
+  EXPECT_EQ(ti2v.at("patch_embedding.weight"), (Shape{3072, 48, 1, 2, 2}));
 }
 
 TEST(WanSchema, ImageBranchOnlyForWan21I2VAndFLF2V) {
