@@ -1,8 +1,9 @@
 // The int8-QK Hopper attention (ops/cuda/attention_int8.h) against two float64 references written here:
 //  - "quantized": the contract's own arithmetic (k's mean over keys subtracted, q quantized per token and head, k
-//    per tile of 128 keys and head, with scale max|x| / 127 and round-half-even, v in fp16 after its per-channel power-of-two scaling),
-//    then exact softmax and P.V. The kernel differs from it only by its fp16 exponentials and P and fp32 sums, so
-//    this bound is tight: a wrong scale, lost mean, mis-laid fragment or key range is off by far more;
+//    per tile of 128 keys and head, with scale max|x| / 127 and round-half-even, v in fp16 (or e4m3) after its
+//    per-channel power-of-two scaling), then exact softmax and P.V. The kernel differs from it only by its
+//    exponentials, the rounding of P and its fp32 sums, so this bound is tight: a wrong scale, lost mean, mis-laid
+//    fragment or key range is off by far more;
 //  - "exact": attention of the unrounded inputs, the error the contract costs (the accuracy study,
 //    bench/attention_8bit_study.cpp, expects ~1e-2 on logits of std 1).
 // Lengths that are no multiple of the 192-row/128-key tiles, fewer keys
@@ -313,7 +314,8 @@ TEST(AttentionInt8QkCuda, PreparedQAndTransposedVMatchTheContract) {
   for (bool e4m3 : {false, true}) {
     SCOPED_TRACE(e4m3 ? "e4m3" : "fp16");
     const ops::cuda::Int8QkOperands o =
-        ops::cuda::prepare_int8_qk_operands(q, q, v, heads, e4m3 ? ops::cuda::PvFormat::E4M3 : ops::cuda::PvFormat::F16);
+        ops::cuda::prepare_int8_qk_operands(q, q, v, heads,
+                                            e4m3 ? ops::cuda::PvFormat::E4M3 : ops::cuda::PvFormat::F16);
     const int64_t lp = o.lk_padded;
     const Tensor q8 = to_cpu(Tensor::view(o.q8, {l, w}, DType::I8, nullptr, Device::CUDA));
     const Tensor qs = to_cpu(Tensor::view(o.q_scale, {heads, l}, DType::F32, nullptr, Device::CUDA));
@@ -339,7 +341,8 @@ TEST(AttentionInt8QkCuda, PreparedQAndTransposedVMatchTheContract) {
       ASSERT_LT(amax / scale, std::ldexp(1.0, top)) << "channel " << c;
       ASSERT_EQ(std::log2(scale), std::round(std::log2(scale))) << "channel " << c << ": not a power of two";
       for (int64_t col = 0; col < (e4m3 ? lp : l); ++col) {
-        const int64_t key = e4m3 ? (col & ~int64_t(31)) | ops::cuda::fp8_key_of_column(static_cast<int>(col & 31)) : col;
+        const int64_t key =
+            e4m3 ? (col & ~int64_t(31)) | ops::cuda::fp8_key_of_column(static_cast<int>(col & 31)) : col;
         const double want = key < l ? vh[key * w + c] / scale : 0.0;
         const double got = e4m3 ? decode_e4m3(static_cast<uint8_t>(vt.data<int8_t>()[c * lp + col]))
                                 : f16_to_f32(vt.data<uint16_t>()[c * lp + col]);

@@ -49,7 +49,8 @@ bool attention_qk_from_name(const std::string& name, AttentionQk& qk) {
 std::string attention_qk_choices() {
   constexpr size_t n = std::size(kAllQk);
   std::string s;
-  for (size_t i = 0; i < n; ++i) s += std::string(i == 0 ? "" : i + 1 == n ? " or " : ", ") + attention_qk_name(kAllQk[i]);
+  for (size_t i = 0; i < n; ++i)
+    s += std::string(i == 0 ? "" : i + 1 == n ? " or " : ", ") + attention_qk_name(kAllQk[i]);
   return s;
 }
 

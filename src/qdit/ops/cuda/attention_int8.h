@@ -1,6 +1,6 @@
 // Int8-QK attention for Hopper (AttentionKernel::Int8QkSm90; attention_cudnn.h has the kernel rule): softmax(q k^T
-// * scale) v with q quantized to int8 per token and head and k per tile of 128 keys and head, the products q.k exact in int32 on the tensor
-// cores (wgmma s8, twice bf16's rate), and P.V in fp16 with fp32 accumulation.
+// * scale) v with q quantized to int8 per token and head and k per tile of 128 keys and head, the products q.k
+// exact in int32 on the tensor cores (wgmma s8, twice bf16's rate), and P.V in fp16 with fp32 accumulation.
 //
 // The numerics contract (why it stays inside the whole-model 1e-2 budget; bench/attention_8bit_study.cpp):
 //  - k is "smoothed" first: its mean over all keys (per channel) is subtracted. That shifts every score of a query

@@ -1,6 +1,7 @@
 // Operand preparation of the int8-QK attention (attention_int8.h has the numerics contract): k's mean over keys,
-// q quantized per (token, head) and smoothed k per (key tile, head), v's largest magnitude per channel, v transposed per head into
-// fp16 scaled by a power of two per channel. Memory-bound passes over the three activations.
+// q quantized per (token, head) and smoothed k per (key tile, head), v's largest magnitude per channel, v
+// transposed per head into fp16 or e4m3 scaled by a power of two per channel. Memory-bound passes over the three
+// activations.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
