@@ -172,8 +172,9 @@ int cmd_run(const Args& args) {
   const Device device = pick_device(o.device);
   const std::string precision = !o.precision.empty() ? o.precision : device == Device::CUDA ? "bf16" : "fp32";
   if (o.threads > 0) set_num_threads(o.threads);
-  if (!ops::attention_qk_available(o.self_attention_qk, device,
-                                   precision == "bf16" ? ops::Precision::BF16 : ops::Precision::FP32, 128))
+  const ops::Precision qk_precision = precision == "bf16" ? ops::Precision::BF16 : ops::Precision::FP32;
+  // Checked before the (expensive) load at the head_dim of every released Wan model, then at the model's own.
+  if (!ops::attention_qk_available(o.self_attention_qk, device, qk_precision, 128))
     fail_usage(std::string("--self-attention-qk ") + ops::attention_qk_name(o.self_attention_qk) +
                " is a CUDA kernel for bf16 precision: give --device cuda (and not --precision fp32)");
   const auto t_start = std::chrono::steady_clock::now();
@@ -185,9 +186,7 @@ int cmd_run(const Args& args) {
     load::load_weights(plan, &warnings);  // refuses a plan with errors, naming the first one
     fail_internal("the loader accepted a plan with errors");
   }
-  if (!ops::attention_qk_available(o.self_attention_qk, device,
-                                   precision == "bf16" ? ops::Precision::BF16 : ops::Precision::FP32,
-                                   plan.config.head_dim()))
+  if (!ops::attention_qk_available(o.self_attention_qk, device, qk_precision, plan.config.head_dim()))
     fail_usage(std::string("--self-attention-qk ") + ops::attention_qk_name(o.self_attention_qk) +
                " needs head_dim 128 (every released Wan model's); this model has head_dim " +
                std::to_string(plan.config.head_dim()));

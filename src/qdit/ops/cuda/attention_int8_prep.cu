@@ -13,7 +13,9 @@
 #include "qdit/ops/cuda/attention_int8.h"
 #include "qdit/ops/cuda/check.cuh"
 #include "qdit/ops/cuda/cuda_ops.h"
+#include "qdit/ops/cuda/quantize.cuh"  // pack_int8x4
 #include "qdit/ops/cuda/reduce.cuh"
+#include "qdit/ops/cuda/row_math.cuh"  // load4
 #include "qdit/ops/cuda/runtime.h"
 #include "qdit/ops/cuda/validate.h"
 
@@ -22,11 +24,6 @@ namespace qdit::ops::cuda {
 namespace {
 
 constexpr int kHeadDim = 128;
-
-__device__ __forceinline__ float2 load_pair(const float* p) { return *reinterpret_cast<const float2*>(p); }
-__device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
-  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
-}
 
 // The passes are memory-bound: every thread moves 16 bytes per load (8 bf16 or 4 f32 values), and issues several
 // independent loads before it uses them, so enough bytes are in flight to approach the copy bandwidth.
@@ -153,11 +150,10 @@ __global__ void __launch_bounds__(32 * kQuantWarps)
     uint32_t packed[V / 4];
 #pragma unroll
     for (int w = 0; w < V / 4; ++w) {
-      uint32_t word = 0;
-      if (amax > 0.f)
-#pragma unroll
-        for (int b = 0; b < 4; ++b) word |= uint32_t(quantize_int8(v[i][4 * w + b], s) & 0xFF) << (8 * b);
-      packed[w] = word;
+      const float* f = &v[i][4 * w];
+      packed[w] = amax > 0.f ? pack_int8x4(quantize_int8(f[0], s), quantize_int8(f[1], s), quantize_int8(f[2], s),
+                                           quantize_int8(f[3], s))
+                             : 0u;
     }
     int8_t* dst = q + token * width + col;
     if constexpr (V == 8)
@@ -187,15 +183,13 @@ __global__ void __launch_bounds__(32 * kTileWarps)
 #pragma unroll
   for (int i = 0; i < kKeysPerWarp; ++i) {
     const int64_t token = first + i;
-    float2 a = make_float2(0.f, 0.f), b = a;
+    float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
     if (token < rows) {
-      const T* src = x + token * width + col;
-      a = load_pair(src);
-      b = load_pair(src + 2);
-      a.x -= mu.x, a.y -= mu.y, b.x -= mu.z, b.y -= mu.w;
+      a = load4(x + token * width, col / 4);
+      a.x -= mu.x, a.y -= mu.y, a.z -= mu.z, a.w -= mu.w;
     }
-    v[i][0] = a.x, v[i][1] = a.y, v[i][2] = b.x, v[i][3] = b.y;
-    amax = fmaxf(amax, fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(b.x), fabsf(b.y))));
+    v[i][0] = a.x, v[i][1] = a.y, v[i][2] = a.z, v[i][3] = a.w;
+    amax = fmaxf(amax, fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))));
   }
   amax = warp_max(amax);
   if (lane == 0) warp_amax[warp] = amax;

@@ -82,9 +82,6 @@ __global__ void per_token_vec_kernel(const T* __restrict__ x, int8_t* __restrict
 // (bench/RESULTS.md, session 10). The values, scale and rounding are per_token_vec_kernel's.
 __device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
 __device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xFFFF0000u); }
-__device__ __forceinline__ uint32_t pack_int8x4(int8_t a, int8_t b, int8_t c, int8_t d) {
-  return uint32_t(uint8_t(a)) | uint32_t(uint8_t(b)) << 8 | uint32_t(uint8_t(c)) << 16 | uint32_t(uint8_t(d)) << 24;
-}
 template <int V, int TPR>
 __global__ void __launch_bounds__(256) per_token_bf16_kernel(const __nv_bfloat16* __restrict__ x,
                                                              int8_t* __restrict__ xq, float* __restrict__ s,
@@ -126,8 +123,9 @@ __global__ void __launch_bounds__(256) per_token_bf16_kernel(const __nv_bfloat16
   for (int j = 0; j < V; ++j) {
     const int64_t i = lane + int64_t(j) * TPR;
     if (i < k8)
-      out[i] = make_uint2(pack_int8x4(q(bf16_lo(v[j].x)), q(bf16_hi(v[j].x)), q(bf16_lo(v[j].y)), q(bf16_hi(v[j].y))),
-                          pack_int8x4(q(bf16_lo(v[j].z)), q(bf16_hi(v[j].z)), q(bf16_lo(v[j].w)), q(bf16_hi(v[j].w))));
+      out[i] = make_uint2(
+          pack_int8x4(q(bf16_lo(v[j].x)), q(bf16_hi(v[j].x)), q(bf16_lo(v[j].y)), q(bf16_hi(v[j].y))),
+          pack_int8x4(q(bf16_lo(v[j].z)), q(bf16_hi(v[j].z)), q(bf16_lo(v[j].w)), q(bf16_hi(v[j].w))));
   }
 }
 

@@ -43,6 +43,11 @@ __device__ __forceinline__ int8_t quantize_by_reciprocal(float x, float scale, f
   return clamp_round(q, lo, hi);
 }
 
+// Four int8 values in one word, a in the lowest byte (the order they sit in memory): one 4-byte store.
+__device__ __forceinline__ uint32_t pack_int8x4(int a, int b, int c, int d) {
+  return uint32_t(uint8_t(a)) | uint32_t(uint8_t(b)) << 8 | uint32_t(uint8_t(c)) << 16 | uint32_t(uint8_t(d)) << 24;
+}
+
 // Static W8A8: sat8(rne(x / scale + offset)), exact division.
 __device__ __forceinline__ int8_t quantize_static_value(float x, float scale, float offset) {
   return clamp_round(__fadd_rn(__fdiv_rn(x, scale), offset), -128.0f, 127.0f);
