@@ -15,6 +15,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "ops/cuda_test_util.h"
 #include "util/test_util.h"
@@ -38,6 +39,8 @@ const GemmShape kEdgeShapes[] = {
     {513, 777, 160},    // N odd: single stores; 5 (or 3) row tiles: a cluster's phantom second tile
     {37, 40, 8208},     // deep K with a 16-byte tail; N < half a weight tile (the second half wholly past N)
     {1100, 4000, 384},  // 150+ tiles: several per persistent CTA, pipeline phases wrap across tiles
+    {4100, 1700, 912},  // ~460 128x128 tiles: several per ping-pong warpgroup, each deeper (8 k-blocks) than
+                        // the ring of stages, and tiles starting at every position of it
 };
 
 std::vector<int8_t> random_i8(int64_t count, Rng& rng) {
@@ -46,17 +49,24 @@ std::vector<int8_t> random_i8(int64_t count, Rng& rng) {
   return v;
 }
 
-// Exact sums (|acc| <= K * 2^14 < 2^31 for these K).
+// Exact sums (|acc| <= K * 2^14 < 2^31 for these K), rows split over the host's cores (the largest shape is
+// ~6e9 products).
 std::vector<int32_t> reference_acc(const std::vector<int8_t>& a, const std::vector<int8_t>& b, const GemmShape& s) {
   std::vector<int32_t> c(static_cast<size_t>(s.m * s.n));
-  for (int64_t r = 0; r < s.m; ++r)
-    for (int64_t j = 0; j < s.n; ++j) {
-      const int8_t* x = &a[r * s.k];
-      const int8_t* w = &b[j * s.k];
-      int32_t acc = 0;
-      for (int64_t i = 0; i < s.k; ++i) acc += int32_t(x[i]) * int32_t(w[i]);
-      c[r * s.n + j] = acc;
-    }
+  auto rows = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < s.n; ++j) {
+        const int8_t* x = &a[r * s.k];
+        const int8_t* w = &b[j * s.k];
+        int32_t acc = 0;
+        for (int64_t i = 0; i < s.k; ++i) acc += int32_t(x[i]) * int32_t(w[i]);
+        c[r * s.n + j] = acc;
+      }
+  };
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(std::thread::hardware_concurrency(), s.m / 64));
+  std::vector<std::thread> pool;
+  for (int64_t w = 0; w < workers; ++w) pool.emplace_back(rows, s.m * w / workers, s.m * (w + 1) / workers);
+  for (auto& t : pool) t.join();
   return c;
 }
 
@@ -133,8 +143,10 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
     for (int64_t j = 0; j < s.n; ++j) off.data<int32_t>()[j] = static_cast<int32_t>(rng.integer(-50000, 50000));
     Tensor ad = device_i8(a, s.m, s.k), bd = device_i8(b, s.n, s.k), rsd = to_gpu(rs), csd = to_gpu(cs),
            biasd = to_gpu(bias), offd = to_gpu(off);
-    for (cu::Int8Epilogue e : {cu::Int8Epilogue::Dynamic, cu::Int8Epilogue::Static}) {
-      const bool dyn = e == cu::Int8Epilogue::Dynamic;
+    // Dynamic with and without a bias (the lean interior-tile epilogue compiles each separately), then Static.
+    for (int variant = 0; variant < 3; ++variant) {
+      const cu::Int8Epilogue e = variant < 2 ? cu::Int8Epilogue::Dynamic : cu::Int8Epilogue::Static;
+      const bool dyn = e == cu::Int8Epilogue::Dynamic, with_bias = variant == 0;
       std::vector<float> want(acc.size());
       for (int64_t r = 0; r < s.m; ++r)
         for (int64_t j = 0; j < s.n; ++j) {
@@ -143,7 +155,7 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
           if (dyn) {
             f = static_cast<float>(v) * cs.data<float>()[j];
             f = f * rs.data<float>()[r];
-            f = f + bias.data<float>()[j];
+            if (with_bias) f = f + bias.data<float>()[j];
           } else {
             f = static_cast<float>(v + off.data<int32_t>()[j]) * cs.data<float>()[j];
           }
@@ -152,7 +164,7 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
       for (bool bf16 : {false, true}) {
         for (int ki = 0; ki < cu::kInt8KernelCount; ++ki) {
           const auto kernel = static_cast<cu::Int8Kernel>(ki);
-          SCOPED_TRACE(shape_name(s) + " " + cu::int8_kernel_name(kernel) + (dyn ? " dynamic" : " static") +
+          SCOPED_TRACE(shape_name(s) + " " + cu::int8_kernel_name(kernel) + (dyn ? (with_bias ? " dynamic+bias" : " dynamic") : " static") +
                        (bf16 ? " bf16" : " f32"));
           Tensor out = poisoned_gpu({s.m, s.n}, bf16 ? DType::BF16 : DType::F32);
           cu::Int8Gemm g;
@@ -165,7 +177,7 @@ TEST(Int8GemmCuda, EveryKernelAppliesTheEpilogueExactly) {
           g.col_scale = csd.data<float>();
           if (dyn) {
             g.row_scale = rsd.data<float>();
-            g.bias = biasd.data<float>();
+            g.bias = with_bias ? biasd.data<float>() : nullptr;
           } else {
             g.col_offset = offd.data<int32_t>();
           }

@@ -154,11 +154,12 @@ __device__ __forceinline__ void reg_fence(int& r) { asm volatile("" : "+r"(r)::"
 
 // d[64 x N] (+)= a[64 x 32] * b[N x 32]^T, s8 x s8 -> exact s32, both operands from shared memory (K-major).
 // accumulate = 0 overwrites d. Accumulator layout per thread (PTX ISA, wgmma D fragments): d[4j + 2h + e] is
-// row 16 * warp + lane / 4 + 8h, column 8j + 2 * (lane % 4) + e. Integer wgmma shapes stop at N = 224.
+// row 16 * warp + lane / 4 + 8h, column 8j + 2 * (lane % 4) + e.
 template <int N>
 __device__ __forceinline__ void wgmma_s8(int (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, int accumulate);
 
-// (The three specialisations below differ only in N and the length of the register list.)
+// (The three specialisations below differ only in N and the length of the register list; ptxas also takes
+// m64n256k32 for s8, measured as a 128x256 tile in session 11 and no faster than 256x128.)
 template <>
 __device__ __forceinline__ void wgmma_s8<128>(int (&d)[64], uint64_t desc_a, uint64_t desc_b, int accumulate) {
   asm volatile(

@@ -1,5 +1,5 @@
-// The Hopper int8 GEMM instantiated as two independent 128 x 128 pipelines per CTA ("ping-pong": each consumer
-// warpgroup owns its tiles, so one stores while the other multiplies); its own translation unit for ptxas time.
+// The Hopper int8 GEMM as a ping-pong of 128 x 128 tiles (each consumer warpgroup owns its tiles, so one stores
+// while the other multiplies); its own translation unit for ptxas time.
 #include "qdit/ops/cuda/int8_gemm_sm90_kernel.cuh"
 
 namespace qdit::ops::cuda::sm90_gemm {

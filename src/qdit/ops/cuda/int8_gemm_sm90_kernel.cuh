@@ -13,12 +13,17 @@
 //  - persistent CTAs walking the tiles in bands of rows, so the tiles in flight share operands in L2;
 //  - optionally 2-CTA clusters on vertically adjacent tiles: each CTA loads half of the shared weight tile and
 //    multicasts it to both, halving the weight traffic from L2;
-//  - optionally two independent pipelines per CTA ("ping-pong", PIPES = 2): each consumer warpgroup owns its
-//    own tiles, stages and producer thread, and the two take turns at the tensor cores (named barriers hand the
-//    turn over once a warpgroup has issued its tile's last MMA), so one warpgroup's epilogue overlaps the
-//    other's MMAs. With one shared pipeline (PIPES = 1) both warpgroups split one tile and store at the same
-//    time, the tensor cores idle meanwhile;
-//  - optionally (TS, "TMA store", PIPES = 1 and CM = 1 only) the epilogue writes its results into two 8 KB
+//  - optionally ping-pong (PP = 2): each consumer warpgroup owns whole tiles (the CTA's tiles alternate between
+//    the two) and one stores while the other multiplies, so the epilogue overlaps MMAs. Both are fed from the
+//    one ring of stages in the order they consume it (tile t's k-blocks, then tile t + 1's), so the whole ring
+//    is in flight for the warpgroup at the tensor cores. The two take turns (named barriers hand the turn over
+//    once a warpgroup has issued its tile's last MMA): besides keeping one warpgroup at the tensor cores at a
+//    time, the turn is what makes the ring's parity waits sound, since a warpgroup that skipped the other's
+//    k-blocks could otherwise wait on a stage two or more fills behind and see a stale phase of the same
+//    parity. (The first form gave each warpgroup its own ring and producer thread, half the depth each, and
+//    measured slower than the cooperative tile: bench/RESULTS.md.)
+//    With PP = 1 both warpgroups split one tile and store at the same time, the tensor cores idle meanwhile;
+//  - optionally (TS, "TMA store", PP = 1 and CM = 1 only) the epilogue writes its results into two 8 KB
 //    shared-memory buffers per warpgroup and the copy engine stores them (cp.async.bulk.tensor): the warpgroup
 //    goes back to its MMAs as soon as the last buffer is written, and the stores drain under the next tile's
 //    MMAs. Measured on H200s in three calls (bench/RESULTS.md, session 8): with bf16 output faster than the
@@ -26,7 +31,7 @@
 //    byte), with f32 output slower in two of three (a warpgroup then waits on 8 boxes per tile; 4 buffers per
 //    warpgroup, which cost a pipeline stage, were slower still). Needs the output's row stride to be a multiple of
 //    16 bytes (a tensor-map rule); the tensor map clips the tile at the M and N edges.
-// Tiles: BM = (2 / PIPES) consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
+// Tiles: BM = (2 / PP) consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
 // integer wgmma stops at N = 224). K tails and M/N edges are zero-filled by the copy engine (zeros add nothing
 // to the exact sums); the epilogue stores only rows < M and columns < N.
 //
@@ -60,27 +65,27 @@ constexpr int kBandRows = 2048;                          // rows of activations 
 // rows x 128 bytes (32 f32/int32 or 64 bf16 columns), so one buffer is written while the other is stored.
 constexpr int kStoreBoxRows = 64, kStoreBoxBytes = kStoreBoxRows * 128, kStoreBuffers = 2;
 
-template <int BN, int MR, int CM, int PIPES, bool TS>
+template <int BN, int MR, int CM, int PP, bool TS>
 struct Tile {
   static_assert(CM == 1 || CM == 2, "clusters of 1 or 2 CTAs");
-  static_assert(PIPES == 1 || (PIPES == kConsumers && CM == 1), "ping-pong pipelines without clusters");
-  static_assert(!TS || (PIPES == 1 && CM == 1), "the TMA-store epilogue: one pipeline, no clusters");
+  static_assert(PP == 1 || (PP == kConsumers && CM == 1), "ping-pong without clusters");
+  static_assert(!TS || (PP == 1 && CM == 1), "the TMA-store epilogue: cooperative tiles, no clusters");
   static_assert(!TS || BN % 64 == 0, "the TMA-store epilogue stores boxes of 32 or 64 columns");
-  static constexpr int kWgPerPipe = kConsumers / PIPES;  // consumer warpgroups sharing one tile
+  static constexpr int kWgPerTile = kConsumers / PP;  // consumer warpgroups sharing one tile
   static constexpr int kRowsPerWg = 64 * MR;
-  static constexpr int BM = kRowsPerWg * kWgPerPipe;
+  static constexpr int BM = kRowsPerWg * kWgPerTile;
   static constexpr int kABytes = BM * kBK, kBBytes = BN * kBK, kStageBytes = kABytes + kBBytes;
   static constexpr int kBarrierBytes = 256;
   static constexpr int kStagingBytes = TS ? kConsumers * kStoreBuffers * kStoreBoxBytes : 0;
   static constexpr int kStages =
-      (kSmemLimit - 1024 - kBarrierBytes - kStagingBytes) / (PIPES * kStageBytes);  // per pipeline
+      (kSmemLimit - 1024 - kBarrierBytes - kStagingBytes) / kStageBytes;  // one ring, whatever PP
   // + realignment slack
-  static constexpr int kSmemBytes = PIPES * kStages * kStageBytes + kStagingBytes + 1024 + kBarrierBytes;
+  static constexpr int kSmemBytes = kStages * kStageBytes + kStagingBytes + 1024 + kBarrierBytes;
   static constexpr int kBoxRowsB = BN / CM;  // weight rows each CTA of a cluster loads (and multicasts)
   static_assert(kABytes % 1024 == 0 && kStageBytes % 1024 == 0 && (kBoxRowsB * kBK) % 1024 == 0,
                 "every operand tile must start on a 1024-byte swizzle atom");
   static_assert(BM <= 256 && kBoxRowsB <= 256, "a TMA box has at most 256 rows");
-  static_assert(kStages >= 3 && 16 * PIPES * kStages <= kBarrierBytes, "pipeline depth");
+  static_assert(kStages >= 3 && 16 * kStages <= kBarrierBytes, "pipeline depth");
 };
 
 // Persistent tile order. A unit is CM vertically adjacent tiles (one per CTA of a cluster, same weight
@@ -168,28 +173,29 @@ __device__ __forceinline__ void tma_store_epilogue(const Int8Gemm& g, const int 
 
 // TS_ELEM: 0 for the register-store epilogue, else the TMA-store epilogue for outputs of TS_ELEM bytes (4: f32
 // or int32, 2: bf16; a compile-time choice: with both forms in one kernel the consumers spilled).
-template <int BN, int MR, int CM, int PIPES, int TS_ELEM, Int8Epilogue E>
+template <int BN, int MR, int CM, int PP, int TS_ELEM, Int8Epilogue E>
 __global__ void __launch_bounds__(kThreads, 1)
     int8_gemm_sm90_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                           const __grid_constant__ CUtensorMap map_out, const Int8Gemm g, const Schedule sc,
-                          const bool vec) {
+                          const bool vec, const bool lean) {
   constexpr bool TS = TS_ELEM != 0;
-  using T = Tile<BN, MR, CM, PIPES, TS>;
+  using T = Tile<BN, MR, CM, PP, TS>;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
-  // Pipeline p: stages [p * kStages, (p + 1) * kStages) of the buffer and of each barrier array.
-  const uint32_t staging0 = base + PIPES * T::kStages * T::kStageBytes;  // TS: the epilogue's buffers
-  const uint32_t full0 = staging0 + T::kStagingBytes, empty0 = full0 + 8 * PIPES * T::kStages;
+  const uint32_t staging0 = base + T::kStages * T::kStageBytes;  // TS: the epilogue's buffers
+  const uint32_t full0 = staging0 + T::kStagingBytes, empty0 = full0 + 8 * T::kStages;
   const int wg = threadIdx.x / 128;
   const uint32_t rank = CM > 1 ? cluster_ctarank() : 0;
-  // Work items ("workers") are pipelines: unit u goes to worker u % workers, CTA-major.
-  const int worker0 = (blockIdx.x / CM) * PIPES, unit_step = (gridDim.x / CM) * PIPES;
+  // The CTA's tiles in the order the ring carries them: slot t is unit worker0 + t % PP + (t / PP) * unit_step
+  // (units spread CTA-major; with PP = 2 a CTA takes pairs of consecutive units, one per warpgroup).
+  const int worker0 = (blockIdx.x / CM) * PP, unit_step = (gridDim.x / CM) * PP;
+  auto unit_of = [&](int t) { return worker0 + t % PP + (t / PP) * unit_step; };
   const int kblocks = static_cast<int>((g.k + kBK - 1) / kBK);
 
   if (threadIdx.x == 0) {
-    for (int s = 0; s < PIPES * T::kStages; ++s) {
-      mbar_init(full0 + 8 * s, 1);                              // the producer's arrive (+ the copies' bytes)
-      mbar_init(empty0 + 8 * s, 4 * T::kWgPerPipe * CM);        // one arrive per consumer warp it feeds
+    for (int s = 0; s < T::kStages; ++s) {
+      mbar_init(full0 + 8 * s, 1);                          // the producer's arrive (+ the copies' bytes)
+      mbar_init(empty0 + 8 * s, 4 * T::kWgPerTile * CM);    // one arrive per consumer warp it feeds
     }
     fence_mbar_init();
   }
@@ -201,14 +207,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {
     // ---- producer ----------------------------------------------------------------------------------------
     setmaxnreg_dec<kProducerRegs>();
-    const int pipe = threadIdx.x / 32;  // lane 0 of warp p feeds pipeline p
-    if (threadIdx.x % 32 == 0 && pipe < PIPES) {
+    if (threadIdx.x == 0) {
       prefetch_tensor_map(&map_a);
       prefetch_tensor_map(&map_b);
-      const uint32_t pfull0 = full0 + 8 * pipe * T::kStages, pempty0 = empty0 + 8 * pipe * T::kStages;
-      const uint32_t pbase = base + pipe * T::kStages * T::kStageBytes;
       uint32_t stage = 0, phase = 0;
-      for (int u = worker0 + pipe; u < sc.units; u += unit_step) {
+      for (int t = 0, u = unit_of(0); u < sc.units; u = unit_of(++t)) {
         int mu, nb;
         sc.unit_tile(u, mu, nb);
         const int m_blk = mu * CM + static_cast<int>(rank);
@@ -218,9 +221,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         int b_row = nb * BN + static_cast<int>(rank) * T::kBoxRowsB;
         if (b_row >= g.n) b_row = 0;
         for (int kb = 0; kb < kblocks; ++kb) {
-          const uint32_t full = pfull0 + 8 * stage;
-          mbar_wait(pempty0 + 8 * stage, phase ^ 1);
-          const uint32_t sa = pbase + stage * T::kStageBytes, sb = sa + T::kABytes;
+          const uint32_t full = full0 + 8 * stage;
+          mbar_wait(empty0 + 8 * stage, phase ^ 1);
+          const uint32_t sa = base + stage * T::kStageBytes, sb = sa + T::kABytes;
           mbar_arrive_expect_tx(full, T::kStageBytes);  // own A tile + the whole B tile (both halves, CM = 2)
           tma_load_2d(sa, &map_a, full, kb * kBK, a_row);
           if constexpr (CM == 1)
@@ -239,10 +242,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     // ---- consumers -----------------------------------------------------------------------------------------
     setmaxnreg_inc<kConsumerRegs>();
     const int cw = wg - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-    const int pipe = PIPES > 1 ? cw : 0;
-    const int wg_row = PIPES > 1 ? 0 : cw * T::kRowsPerWg;  // this warpgroup's rows inside the tile
-    const uint32_t pfull0 = full0 + 8 * pipe * T::kStages, pempty0 = empty0 + 8 * pipe * T::kStages;
-    const uint32_t pbase = base + pipe * T::kStages * T::kStageBytes;
+    const int first_slot = PP > 1 ? cw : 0;                  // ping-pong: this warpgroup's slots alternate
+    const int wg_row = PP > 1 ? 0 : cw * T::kRowsPerWg;      // this warpgroup's rows inside the tile
     int acc[MR][BN / 2];
     auto fence_acc = [&] {
 #pragma unroll
@@ -252,36 +253,38 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // Stage `s` may be refilled once every consumer warp (of both CTAs, CM = 2) is done reading it.
     auto release = [&](uint32_t s) {
-      if (lane == 0) mbar_arrive(pempty0 + 8 * s);
+      if (lane == 0) mbar_arrive(empty0 + 8 * s);
       if constexpr (CM > 1) {
-        if (lane == 1) mbar_arrive_remote(pempty0 + 8 * s, rank ^ 1u);
+        if (lane == 1) mbar_arrive_remote(empty0 + 8 * s, rank ^ 1u);
       }
     };
     // Ping-pong turns: barrier kTurn + w means "warpgroup w may issue its next tile's MMAs"; the other
     // warpgroup arrives on it exactly once per tile of w that follows (so no arrival is left unmatched).
     constexpr uint32_t kTurn = 1, kTurnThreads = 128 * kConsumers;
-    auto tiles_of = [&](int w) {
+    auto tiles_of = [&](int w) {  // the tiles warpgroup w runs (ping-pong): units worker0 + w + j * unit_step
       const int first = worker0 + w;
       return first < sc.units ? (sc.units - first + unit_step - 1) / unit_step : 0;
     };
-    const int other_tiles = PIPES > 1 ? tiles_of(cw ^ 1) : 0;
-    if constexpr (PIPES > 1) {
+    const int other_tiles = PP > 1 ? tiles_of(cw ^ 1) : 0;
+    if constexpr (PP > 1) {
       if (cw == 1 && other_tiles > 0) named_arrive(kTurn + 0, kTurnThreads);  // warpgroup 0 goes first
     }
-    uint32_t stage = 0, phase = 0;
     uint32_t box = 0;  // TS: boxes this warpgroup has stored (its staging buffer alternates)
-    int tile = 0;
-    for (int u = worker0 + pipe; u < sc.units; u += unit_step, ++tile) {
+    int tile = 0;      // this warpgroup's tiles so far
+    for (int t = first_slot, u = unit_of(t); u < sc.units; t += PP, u = unit_of(t), ++tile) {
       int mu, nb;
       sc.unit_tile(u, mu, nb);
       const int m_blk = mu * CM + static_cast<int>(rank);
-      if constexpr (PIPES > 1) named_sync(kTurn + cw, kTurnThreads);
+      if constexpr (PP > 1) named_sync(kTurn + cw, kTurnThreads);
+      // Slot t's k-blocks are ring entries t * kblocks .. + kblocks - 1 (the other warpgroup's slots between).
+      const int64_t entry = int64_t(t) * kblocks;
+      uint32_t stage = static_cast<uint32_t>(entry % T::kStages), phase = static_cast<uint32_t>((entry / T::kStages) & 1);
       uint32_t prev = 0;
       for (int kb = 0; kb < kblocks; ++kb) {
-        mbar_wait(pfull0 + 8 * stage, phase);
+        mbar_wait(full0 + 8 * stage, phase);
         __syncwarp();  // the warp leaves the spin together: the wgmma instructions below are warp-aligned
-        const uint32_t sa = pbase + stage * T::kStageBytes + wg_row * kBK;
-        const uint32_t sb = pbase + stage * T::kStageBytes + T::kABytes;
+        const uint32_t sa = base + stage * T::kStageBytes + wg_row * kBK;
+        const uint32_t sb = base + stage * T::kStageBytes + T::kABytes;
         fence_acc();
         wgmma_fence();
 #pragma unroll
@@ -302,7 +305,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           phase ^= 1;
         }
       }
-      if constexpr (PIPES > 1) {
+      if constexpr (PP > 1) {
         // Every MMA of this tile is issued: the other warpgroup may issue its next tile's while this one
         // finishes and stores.
         const bool other_has_next = cw == 0 ? tile < other_tiles : tile + 1 < other_tiles;
@@ -315,7 +318,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       if constexpr (TS) {
         const int wg_row0 = m_blk * T::BM + wg_row, tile_col0 = nb * BN;
         const uint32_t staging = staging0 + cw * kStoreBuffers * kStoreBoxBytes;
-        constexpr uint32_t kStoreBarrier = 3;  // + cw: this warpgroup's own (ids 1, 2 are the ping-pong turns)
+        constexpr uint32_t kStoreBarrier = 3;  // + cw: this warpgroup's own (1, 2 are the ping-pong turns)
         tma_store_epilogue<TS_ELEM, E, BN, MR>(g, acc, &map_out, staging, box, wg_row0, tile_col0, warp, lane,
                                                kStoreBarrier + cw);
       } else if (m_blk < sc.m_tiles) {
@@ -323,6 +326,12 @@ __global__ void __launch_bounds__(kThreads, 1)
         // 8j + 2 * (lane % 4) (+ 1): see wgmma_s8.
         const int64_t row0 = int64_t(m_blk) * T::BM + wg_row + warp * 16 + lane / 4;
         const int64_t col0 = int64_t(nb) * BN + 2 * (lane % 4);
+        if constexpr (E != Int8Epilogue::StoreS32) {  // a tile wholly inside the output: the lean epilogue
+          if (lean && int64_t(m_blk + 1) * T::BM <= g.m && int64_t(nb + 1) * BN <= g.n) {
+            store_tile_interior<E, MR, BN>(g, acc, row0, col0);
+            continue;
+          }
+        }
         float rs[MR][2];
         bool row_ok[MR][2];
 #pragma unroll
@@ -364,11 +373,11 @@ CUtensorMap kmajor_map(const int8_t* p, int64_t rows, int64_t k, int box_rows, c
 // 128-byte swizzled); needs (N * elem) % 16 == 0 and a 16-byte aligned base (int8_gemm_sm90.cu).
 CUtensorMap output_map(const Int8Gemm& g, int elem);
 
-template <int BN, int MR, int CM, int PIPES, int TS_ELEM, Int8Epilogue E>
+template <int BN, int MR, int CM, int PP, int TS_ELEM, Int8Epilogue E>
 void launch_kernel(const Int8Gemm& g) {
   constexpr bool TS = TS_ELEM != 0;
-  using T = Tile<BN, MR, CM, PIPES, TS>;
-  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, PIPES, TS_ELEM, E>;
+  using T = Tile<BN, MR, CM, PP, TS>;
+  auto kernel = int8_gemm_sm90_kernel<BN, MR, CM, PP, TS_ELEM, E>;
   cudaLaunchAttribute cluster;
   cluster.id = cudaLaunchAttributeClusterDimension;
   cluster.val.clusterDim.x = CM;
@@ -406,33 +415,33 @@ void launch_kernel(const Int8Gemm& g) {
   sc.m_units = (sc.m_tiles + CM - 1) / CM;
   sc.units = sc.m_units * sc.n_tiles;
   sc.band_units = std::max(1, kBandRows / (T::BM * CM));
-  cfg.gridDim = dim3(static_cast<unsigned>(CM * std::min(max_clusters, (sc.units + PIPES - 1) / PIPES)));
+  cfg.gridDim = dim3(static_cast<unsigned>(CM * std::min(max_clusters, (sc.units + PP - 1) / PP)));
 
   const CUtensorMap map_a = kmajor_map(g.a, g.m, g.k, T::BM, "a (activations)");
   const CUtensorMap map_b = kmajor_map(g.b, g.n, g.k, T::kBoxRowsB, "b (weights)");
   const CUtensorMap map_out = TS ? output_map(g, TS_ELEM) : map_a;  // (unused without TS)
-  const bool vec = int8_pair_stores_ok(g, E);
-  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, map_out, g, sc, vec));
+  const bool vec = int8_pair_stores_ok(g, E), lean = int8_lean_epilogue_ok(g, E);
+  QDIT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, map_a, map_b, map_out, g, sc, vec, lean));
 }
 
-template <int BN, int MR, int CM, int PIPES, bool TS, Int8Epilogue E>
+template <int BN, int MR, int CM, int PP, bool TS, Int8Epilogue E>
 void launch(const Int8Gemm& g) {
   if constexpr (!TS)
-    launch_kernel<BN, MR, CM, PIPES, 0, E>(g);
+    launch_kernel<BN, MR, CM, PP, 0, E>(g);
   else if constexpr (E == Int8Epilogue::StoreS32)
-    launch_kernel<BN, MR, CM, PIPES, 4, E>(g);
+    launch_kernel<BN, MR, CM, PP, 4, E>(g);
   else if (g.out_bf16)
-    launch_kernel<BN, MR, CM, PIPES, 2, E>(g);
+    launch_kernel<BN, MR, CM, PP, 2, E>(g);
   else
-    launch_kernel<BN, MR, CM, PIPES, 4, E>(g);
+    launch_kernel<BN, MR, CM, PP, 4, E>(g);
 }
 
-template <int BN, int MR, int CM, int PIPES, bool TS = false>
+template <int BN, int MR, int CM, int PP, bool TS = false>
 void launch_epilogue(const Int8Gemm& g, Int8Epilogue e) {
   switch (e) {
-    case Int8Epilogue::StoreS32: launch<BN, MR, CM, PIPES, TS, Int8Epilogue::StoreS32>(g); break;
-    case Int8Epilogue::Dynamic: launch<BN, MR, CM, PIPES, TS, Int8Epilogue::Dynamic>(g); break;
-    case Int8Epilogue::Static: launch<BN, MR, CM, PIPES, TS, Int8Epilogue::Static>(g); break;
+    case Int8Epilogue::StoreS32: launch<BN, MR, CM, PP, TS, Int8Epilogue::StoreS32>(g); break;
+    case Int8Epilogue::Dynamic: launch<BN, MR, CM, PP, TS, Int8Epilogue::Dynamic>(g); break;
+    case Int8Epilogue::Static: launch<BN, MR, CM, PP, TS, Int8Epilogue::Static>(g); break;
   }
 }
 

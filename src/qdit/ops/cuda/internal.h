@@ -60,14 +60,16 @@ enum class Int8Kernel {
   Sm90Tile128x224Multicast,  // the same on 2-CTA clusters; each CTA loads half of the weight tile for both
   Sm90Tile256x128,   // wgmma m64n128k32 x 2 per consumer warpgroup (128 rows each), 4 stages: the default
   Sm90Tile256x128Multicast,
-  Sm90PingPong2x128x128,  // two independent 128x128 pipelines per CTA: one warpgroup stores, the other multiplies
+  Sm90PingPong2x128x128,  // ping-pong: each consumer warpgroup owns whole 128x128 tiles, one stores while the
+                          // other multiplies, both fed from one ring of stages
   Sm90Tile256x128TmaStore,  // Sm90Tile256x128 whose epilogue stores through shared memory with the copy engine,
                             // overlapping the next tile's MMAs; also needs (N * output element bytes) % 16 == 0
                             // and a 16-byte aligned output
   Simple,
 };
-// (The multicast and ping-pong forms measured 15-50 % slower than Sm90Tile256x128 on an H200, bench/RESULTS.md
-// session 4; they stay selectable for the benchmark's same-run comparison and are tested like the rest.)
+// (The multicast forms measured 15-50 % slower than Sm90Tile256x128 on an H200, bench/RESULTS.md session 4; the
+// ping-pong, once fed from one ring, on par with it (session 11). They stay selectable for the benchmark's
+// same-run comparison and are tested like the rest.)
 constexpr int kInt8KernelCount = 9;
 const char* int8_kernel_name(Int8Kernel k);
 // The kernel int8_gemm runs for these operands.
