@@ -30,6 +30,16 @@ inline Tensor rand_uniform(const Shape& s, DType d, float lo, float hi, uint64_t
   return t;
 }
 
+// Normal draws (mean 0) in F32 or BF16, rounded like rand_uniform's.
+inline Tensor rand_normal(const Shape& s, DType d, float sd, uint64_t seed) {
+  Tensor f = dev(s, DType::F32);
+  fill_normal_f32(f.data<float>(), f.numel(), sd, seed);
+  if (d == DType::F32) return f;
+  Tensor t = dev(s, d);
+  ops::cuda::convert(f, t);
+  return t;
+}
+
 inline Tensor rand_i8(const Shape& s, uint64_t seed) {
   Tensor t = dev(s, DType::I8);
   fill_uniform_i8(t.data<int8_t>(), t.numel(), -128, 127, seed);

@@ -119,6 +119,43 @@ void BM_Int8GemmOnly(benchmark::State& state) {
   state.SetLabel(std::string(cu::device_info().name) + " | " + cu::int8_kernel_name(kind) + (bf16 ? " bf16 out" : " f32 out"));
 }
 
+// The int8 layer against the bf16 GEMM on the same data, the comparison the 1.6x target makes. One bf16
+// activation tensor x and one float weight matrix w (with a bias) feed both sides: argument 4, side 0 = the
+// W8A8_DYNAMIC layer through ops::linear (x quantized per token inside the timed call; w quantized per output
+// channel beforehand, symmetric absmax like msModelSlim's weights), 1 = the bf16 cuBLASLt GEMM on x and w
+// rounded to bf16 (bias in its epilogue); both fp32 out. Argument 3, the draws: 0 = uniform (x in [-3, 3), w in
+// [-0.05, 0.05)), 1 = normal (x sd 1, w sd 0.02), closer to a DiT's activations and weights. Why both: an
+// H200 running int8 MMAs back to back is held at its power limit (ncu: 1.67 GHz against 1.92 for the
+// memory-bound kernels, bench/RESULTS.md session 11), and the tensor cores' power depends on the bits they
+// multiply; uniform draws fill every int8 bit, so they are the pessimistic case, not the typical one.
+void BM_W8A8DynamicVsBf16SameData(benchmark::State& state) {
+  const int64_t t = state.range(0), n = state.range(1), k = state.range(2), normal = state.range(3),
+                side = state.range(4);
+  cu::ArenaScope scope;
+  Tensor x = normal ? rand_normal({t, k}, DType::BF16, 1.0f, 21) : rand_uniform({t, k}, DType::BF16, -3.0f, 3.0f, 21);
+  Tensor wf = normal ? rand_normal({n, k}, DType::F32, 0.02f, 22) : rand_uniform({n, k}, DType::F32, -0.05f, 0.05f, 22);
+  Tensor bias = rand_f32({n}, -1.0f, 1.0f, 23), y = dev({t, n}, DType::F32);
+  if (side == 0) {
+    QuantLinear w;
+    w.scheme = SchemeId::W8A8Dynamic;
+    w.out_features = n;
+    w.in_features = k;
+    w.weight = dev({n, k}, DType::I8);
+    w.weight_scale = dev({n}, DType::F32);
+    cu::quantize_per_token(wf, -128, 127, w.weight, w.weight_scale);  // per output channel: rows of w
+    w.bias = bias;
+    timed(state, [&] { ops::linear(x, w, y, ops::Precision::BF16); }, 2.0 * t * n * k,
+          double(t) * k * 2 + double(n) * k + double(t) * n * 4);
+  } else {
+    Tensor wb = dev({n, k}, DType::BF16);
+    cu::convert(wf, wb);
+    timed(state, [&] { cu::gemm_lt(x, wb, bias, y); }, 2.0 * t * n * k,
+          double(t) * k * 2 + double(n) * k * 2 + double(t) * n * 4);
+  }
+  state.SetLabel(std::string(cu::device_info().name) + (side ? " | bf16 cuBLASLt" : " | W8A8_DYNAMIC linear") +
+                 (normal ? ", normal draws" : ", uniform draws"));
+}
+
 // Per-token int8 quantization of [t, k] activations; argument 3: 0 from F32, 1 from BF16 (an attention output).
 void BM_QuantizePerToken(benchmark::State& state) {
   int64_t t = state.range(0), k = state.range(1);
@@ -256,6 +293,12 @@ void linear_shapes_kernels(benchmark::internal::Benchmark* b) {
     for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}})
       b->Args({t, n, k, int64_t(kernel)});
 }
+void same_data_shapes(benchmark::internal::Benchmark* b) {
+  for (int normal : {0, 1})
+    for (auto [t, n, k] : {std::tuple{32760, 5120, 5120}, {32760, 13824, 5120}, {32760, 5120, 13824}, {32760, 1536, 1536}})
+      for (int side : {1, 0}) b->Args({t, n, k, normal, side});
+}
+BENCHMARK(BM_W8A8DynamicVsBf16SameData)->Apply(same_data_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_W8A8DynamicQuantGemm)->Apply(linear_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Int8GemmOnly)->Apply(gemm_shapes_kernels)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_Bf16GemmCublasLt)->Apply(gemm_shapes)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(20);
