@@ -32,8 +32,9 @@
 //    warpgroup, which cost a pipeline stage, were slower still). Needs the output's row stride to be a multiple of
 //    16 bytes (a tensor-map rule); the tensor map clips the tile at the M and N edges.
 // Tiles: BM = (2 / PP) consumer warpgroups x MR x 64 rows, BN columns (one m64nBNk32 per 64 rows per 32 bytes of K;
-// integer wgmma stops at N = 224). K tails and M/N edges are zero-filled by the copy engine (zeros add nothing
-// to the exact sums); the epilogue stores only rows < M and columns < N.
+// the tiles here use N = 128 and 224; s8 wgmma also takes 256, measured no faster: session 11). K tails and M/N
+// edges are zero-filled by the copy engine (zeros add nothing to the exact sums); the epilogue stores only rows
+// < M and columns < N.
 //
 // Each tile configuration is instantiated in its own translation unit (int8_gemm_sm90_<tile>.cu) so that the
 // heavy ptxas work builds in parallel; int8_gemm_sm90.cu holds the tensor-map encoding and the dispatch.
