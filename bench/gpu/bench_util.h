@@ -21,23 +21,24 @@ inline Tensor rand_f32(const Shape& s, float lo, float hi, uint64_t seed) {
   return t;
 }
 
-// The same uniform draws in F32 or BF16 (the F32 values rounded to nearest even on the device).
-inline Tensor rand_uniform(const Shape& s, DType d, float lo, float hi, uint64_t seed) {
-  Tensor f = rand_f32(s, lo, hi, seed);
+// An F32 device tensor in dtype d: itself for F32, else converted on the device (BF16: rounded to nearest even).
+inline Tensor f32_as(const Tensor& f, DType d) {
   if (d == DType::F32) return f;
-  Tensor t = dev(s, d);
+  Tensor t = dev(f.shape(), d);
   ops::cuda::convert(f, t);
   return t;
 }
 
-// Normal draws (mean 0) in F32 or BF16, rounded like rand_uniform's.
+// The same uniform draws in F32 or BF16.
+inline Tensor rand_uniform(const Shape& s, DType d, float lo, float hi, uint64_t seed) {
+  return f32_as(rand_f32(s, lo, hi, seed), d);
+}
+
+// Normal draws (mean 0) in F32 or BF16.
 inline Tensor rand_normal(const Shape& s, DType d, float sd, uint64_t seed) {
   Tensor f = dev(s, DType::F32);
   fill_normal_f32(f.data<float>(), f.numel(), sd, seed);
-  if (d == DType::F32) return f;
-  Tensor t = dev(s, d);
-  ops::cuda::convert(f, t);
-  return t;
+  return f32_as(f, d);
 }
 
 inline Tensor rand_i8(const Shape& s, uint64_t seed) {

@@ -133,27 +133,25 @@ __device__ __forceinline__ void store_tile_interior_as(const Int8Gemm& g, const 
   }
 }
 
-// store_tile_interior_as chosen by the run-time output type and bias (uniform across the kernel).
+// store_tile_interior_as chosen by the run-time output type and bias (uniform across the kernel). Only the
+// dynamic epilogue has a bias, so the static one is instantiated without.
 template <Int8Epilogue E, int MR, int BN>
 __device__ __forceinline__ void store_tile_interior(const Int8Gemm& g, const int (&acc)[MR][BN / 2], int64_t row0,
                                                     int64_t col0) {
-  const bool bias = E == Int8Epilogue::Dynamic && g.bias != nullptr;
-  if (g.out_bf16) {
-    if (bias)
-      store_tile_interior_as<E, true, true, MR, BN>(g, acc, row0, col0);
-    else
-      store_tile_interior_as<E, true, false, MR, BN>(g, acc, row0, col0);
-  } else {
-    if (bias)
-      store_tile_interior_as<E, false, true, MR, BN>(g, acc, row0, col0);
-    else
-      store_tile_interior_as<E, false, false, MR, BN>(g, acc, row0, col0);
+  if constexpr (E == Int8Epilogue::Dynamic) {
+    if (g.bias != nullptr) {
+      if (g.out_bf16)
+        store_tile_interior_as<E, true, true, MR, BN>(g, acc, row0, col0);
+      else
+        store_tile_interior_as<E, false, true, MR, BN>(g, acc, row0, col0);
+      return;
+    }
   }
+  if (g.out_bf16)
+    store_tile_interior_as<E, true, false, MR, BN>(g, acc, row0, col0);
+  else
+    store_tile_interior_as<E, false, false, MR, BN>(g, acc, row0, col0);
 }
-
-// Whether store_tile_interior may serve this GEMM's interior tiles: paired stores aligned (below), and the
-// column constants 8-byte aligned for paired loads.
-inline bool int8_lean_epilogue_ok(const Int8Gemm& g, Int8Epilogue e);
 
 // Whether paired stores are aligned for this output: N even and the base aligned to a pair.
 inline bool int8_pair_stores_ok(const Int8Gemm& g, Int8Epilogue e) {
@@ -161,6 +159,8 @@ inline bool int8_pair_stores_ok(const Int8Gemm& g, Int8Epilogue e) {
   return g.n % 2 == 0 && reinterpret_cast<uintptr_t>(g.out) % pair_bytes == 0;
 }
 
+// Whether store_tile_interior may serve this GEMM's interior tiles: paired stores aligned
+// (int8_pair_stores_ok), and the column constants 8-byte aligned for paired loads.
 inline bool int8_lean_epilogue_ok(const Int8Gemm& g, Int8Epilogue e) {
   auto aligned8 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
   if (e == Int8Epilogue::StoreS32 || !int8_pair_stores_ok(g, e) || !aligned8(g.col_scale)) return false;
